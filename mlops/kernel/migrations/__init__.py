@@ -1,0 +1,1 @@
+"""The kernel's Alembic branch ("kernel"), applied to every service database."""

@@ -1,0 +1,1 @@
+"""The embedded stack: infrastructure servers from PyPI wheels and the platform's processes on loopback."""

@@ -1,0 +1,1 @@
+"""The platform's services. Each is a small hexagon: domain, store, api, events, main."""

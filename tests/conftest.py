@@ -1,0 +1,3 @@
+"""Test configuration. Fixtures that start real servers live in tests/fixtures/ and load here."""
+
+pytest_plugins = ["tests.fixtures.infra", "tests.fixtures.s3"]
