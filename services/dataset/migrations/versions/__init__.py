@@ -1,0 +1,1 @@
+"""Revisions of the dataset service's branch."""

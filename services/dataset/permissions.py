@@ -1,0 +1,40 @@
+"""The permission each DatasetService method needs; methods missing here are denied."""
+
+from __future__ import annotations
+
+from mlops.kernel.auth import Permission
+
+_SERVICE = "/mlops.dataset.v1.DatasetService/"
+
+_READS = [
+    "GetDataset",
+    "ListDatasets",
+    "ListSamples",
+    "GetSample",
+    "ListVersions",
+    "GetVersion",
+    "DiffVersions",
+    "DownloadVersion",
+]
+_WRITES = [
+    "CreateDataset",
+    "UpdateDataset",
+    "DeleteDataset",
+    "UploadSamples",
+    "UpdateSample",
+    "DeleteSample",
+    "RelabelSamples",
+    "SplitSamples",
+    "PublishVersion",
+    "ArchiveVersion",
+    "UnarchiveVersion",
+    "RestoreVersion",
+    "DeleteVersion",
+    "CollectGarbage",
+    "LoadDemoDataset",
+]
+
+PERMISSIONS: dict[str, Permission] = {
+    **{_SERVICE + name: Permission.DATASET_READ for name in _READS},
+    **{_SERVICE + name: Permission.DATASET_WRITE for name in _WRITES},
+}

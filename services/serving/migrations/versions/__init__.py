@@ -1,0 +1,1 @@
+"""Revisions of the serving service's branch."""

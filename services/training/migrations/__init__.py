@@ -1,0 +1,1 @@
+"""Alembic migrations of the training service's own tables (the kernel's come first)."""

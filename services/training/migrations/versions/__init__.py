@@ -1,0 +1,1 @@
+"""Revisions of the training service's branch."""
