@@ -6,6 +6,7 @@ same way.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlops.kernel.settings import S3Settings
 from mlops.stack.ports import pick_port, wait_for_port
 
 
@@ -53,7 +55,7 @@ class ManagedServer:
 
     def start(self, timeout: float = 30.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path(), "ab")  # noqa: SIM115 - the child owns it for its lifetime
+        log = open(self.log_path(), "ab")  # the child owns it for its lifetime
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=self.data_dir, start_new_session=True,
@@ -149,3 +151,138 @@ class RedisServer(ManagedServer):
 
     def ready_port(self) -> int:
         return self.port
+
+
+@dataclass
+class SeaweedS3Server(ManagedServer):
+    """SeaweedFS `weed mini` serving S3 on loopback, every port it opens chosen by us.
+
+    The ports are remembered in the data directory so that a restart, even by a new object, serves the
+    same endpoint where those ports are still free.
+    """
+
+    name: str = "seaweedfs"
+    s3_port: int = 0
+    access_key: str = field(default_factory=lambda: S3Settings().access_key)
+    secret_key: str = field(default_factory=lambda: S3Settings().secret_key.get_secret_value())
+    # Go's soft heap limit: without it weed keeps ~400 MB after one 64 MiB transfer; with 256 MiB it
+    # returns to ~120 MB within seconds. 0 leaves the runtime's default (or GOMEMLIMIT from the env).
+    memory_limit_mib: int = 256
+    ports: dict[str, int] = field(default_factory=dict)
+
+    # weed opens a gRPC port beside each HTTP one (at +10000 unless told): we name every one of them.
+    PORT_FLAGS = (
+        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+        "filer.port.grpc", "s3.port.grpc", "admin.port", "admin.port.grpc",
+    )
+    START_ATTEMPTS = 3
+
+    def __post_init__(self) -> None:
+        self._requested_s3_port = self.s3_port
+        self._pick_ports(self._remembered_ports())
+
+    def _pick_ports(self, preferred: dict[str, int]) -> None:
+        taken: set[int] = set()
+        self.s3_port = self._requested_s3_port or pick_port(preferred.get("s3.port", 8333), taken)
+        taken.add(self.s3_port)
+        self.ports = {"s3.port": self.s3_port}
+        for flag in self.PORT_FLAGS:
+            self.ports[flag] = pick_port(preferred.get(flag, 0), taken)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start; when another process grabbed one of our ports between picking and binding, pick again."""
+        for attempt in range(1, self.START_ATTEMPTS + 1):
+            log_offset = self.log_path().stat().st_size if self.log_path().exists() else 0
+            try:
+                super().start(timeout)
+                return
+            except RuntimeError:
+                if attempt == self.START_ATTEMPTS or not self._lost_port_race(log_offset):
+                    raise
+                self._pick_ports({})
+
+    def _lost_port_race(self, log_offset: int) -> bool:
+        with self.log_path().open("rb") as log:
+            log.seek(log_offset)
+            return b"Port allocation failed" in log.read()
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.s3_port}"
+
+    def _ports_file(self) -> Path:
+        return self.data_dir / "ports.json"
+
+    def _remembered_ports(self) -> dict[str, int]:
+        try:
+            saved = json.loads(self._ports_file().read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): int(v) for k, v in saved.items()} if isinstance(saved, dict) else {}
+
+    def _write_identities(self) -> Path:
+        path = self.data_dir / "identities.json"
+        identities = {
+            "identities": [{
+                "name": "admin",
+                "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }]
+        }
+        # The file holds the secret key: readable by us alone.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(identities, out)
+        return path
+
+    def _local_socket(self, kind: str) -> list[str]:
+        # weed leaves its S3 socket behind in /tmp on exit; in the data dir it is ours to clean.
+        # Unix socket paths are limited to 107 bytes: keep weed's default where ours would be longer.
+        path = self.data_dir / f"{kind}.sock"
+        return [f"-{kind}.localSocket={path}"] if len(str(path)) < 100 else []
+
+    def command(self) -> list[str]:
+        (self.data_dir / "master").mkdir(parents=True, exist_ok=True)
+        self._ports_file().write_text(json.dumps(self.ports))
+        identities = self._write_identities()
+        limit = [] if not self.memory_limit_mib else [
+            executable("env"), f"GOMEMLIMIT={self.memory_limit_mib}MiB",
+        ]
+        return [
+            *limit, executable("weed"), "mini", f"-dir={self.data_dir}", f"-s3.config={identities}",
+            f"-ip={self.host}", f"-ip.bind={self.host}",
+            # weed names the master's directory after its port unless told: a stable one survives new ports.
+            f"-master.dir={self.data_dir / 'master'}",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+            # What the platform never uses costs memory and CPU: off.
+            "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-master.telemetry=false", "-s3.autoCreateBucket=false",
+            *self._local_socket("s3"), *self._local_socket("filer"),
+        ]
+
+    def ready_port(self) -> int:
+        return self.s3_port
+
+    def wait_ready(self, timeout: float) -> bool:
+        """The S3 port answers early; buckets work only once master, volume and filer are up."""
+        deadline = time.monotonic() + timeout
+        if not super().wait_ready(timeout):
+            return False
+        import urllib3
+        from minio import Minio
+
+        # Short timeouts and no retries: this loop is the retry.
+        probe_http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=1, read=2), retries=False)
+        client = Minio(
+            self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False,
+            http_client=probe_http,
+        )
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                return False
+            try:
+                client.bucket_exists(bucket_name="mlops-readiness-probe")
+                return True
+            except Exception:  # any failure means "not yet"
+                time.sleep(0.2)
+        return False
