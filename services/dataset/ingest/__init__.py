@@ -1,0 +1,57 @@
+"""Uploaded files to validated samples: format readers per scenario, with the safety checks."""
+
+from .archives import ArchiveMember, archive_members
+from .coco import CocoAnnotations, CocoImage, parse_coco, read_coco_archive, read_coco_json
+from .images import read_image_file, read_image_folder
+from .limits import GiB, IngestLimits, KiB, MiB
+from .media import ImageInfo, inspect_image
+from .names import safe_relative_path
+from .records import IngestedSample
+from .tabular import CsvOptions, read_csv
+from .text import read_jsonl, read_log_lines
+from .upload import (
+    FORMATS_BY_SCENARIO,
+    UploadFormat,
+    UploadSpec,
+    UploadSpooler,
+    UploadSummary,
+    check_upload_size,
+    close_all,
+    collect_upload,
+    read_upload,
+    validate_upload,
+)
+
+__all__ = [
+    "FORMATS_BY_SCENARIO",
+    "ArchiveMember",
+    "CocoAnnotations",
+    "CocoImage",
+    "CsvOptions",
+    "GiB",
+    "ImageInfo",
+    "IngestLimits",
+    "IngestedSample",
+    "KiB",
+    "MiB",
+    "UploadFormat",
+    "UploadSpec",
+    "UploadSpooler",
+    "UploadSummary",
+    "archive_members",
+    "check_upload_size",
+    "close_all",
+    "collect_upload",
+    "inspect_image",
+    "parse_coco",
+    "read_coco_archive",
+    "read_coco_json",
+    "read_csv",
+    "read_image_file",
+    "read_image_folder",
+    "read_jsonl",
+    "read_log_lines",
+    "read_upload",
+    "safe_relative_path",
+    "validate_upload",
+]
