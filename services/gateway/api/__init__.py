@@ -1,0 +1,1 @@
+"""The gateway's REST API: one router per resource under routes/, dependencies in deps.py."""
