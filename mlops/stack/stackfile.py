@@ -20,8 +20,15 @@ DEFAULT_PORTS = {
     "registry": 50053,
     "serving": 50054,
     "nats": 4222,
+    "nats_monitor": 8222,
     "s3": 8333,
     "redis": 6379,
+    # Prometheus scrape endpoints of the platform's own processes.
+    "gateway_metrics": 9100,
+    "dataset_metrics": 9101,
+    "training_metrics": 9102,
+    "registry_metrics": 9103,
+    "serving_metrics": 9104,
 }
 
 
@@ -32,17 +39,25 @@ class ComponentInfo(BaseModel):
     detail: str = ""
     endpoint: str = ""
     metrics: str = ""
+    # How `mlops status` checks it: "<kind>:<target>" (see mlops.stack.health).
+    probe: str = ""
+    log: str = ""
+    restarts: int = 0
 
 
 class StackInfo(BaseModel):
     data_dir: str
     supervisor_pid: int | None = None
+    # starting | running | failed | stopping | stopped
+    state: str = "stopped"
     started_at: str = ""
     console_url: str = ""
     admin_token_path: str = ""
     # name -> address: gRPC services as host:port, HTTP as URLs, infrastructure as their URLs.
     endpoints: dict[str, str] = Field(default_factory=dict)
     databases: dict[str, str] = Field(default_factory=dict)
+    # The ports handed out, by DEFAULT_PORTS name: the next `mlops up` asks for the same ones.
+    ports: dict[str, int] = Field(default_factory=dict)
     components: dict[str, ComponentInfo] = Field(default_factory=dict)
 
     @classmethod
