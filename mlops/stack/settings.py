@@ -7,22 +7,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class StackSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Path(".mlops")
     nats_url: str = ""
     redis_url: str = ""
     # A server URL (any database on it): the stack uses one database per service, mlops_<service>.
     postgres_url: str = ""
-    s3_endpoint: str = ""
-    s3_access_key: str = ""
-    s3_secret_key: SecretStr = SecretStr("")
-    s3_bucket: str = "mlops"
+    # Both spellings work: MLOPS_S3_ENDPOINT, and MLOPS_S3__ENDPOINT as the services' settings read it.
+    s3_endpoint: str = Field(
+        "", validation_alias=AliasChoices("s3_endpoint", "MLOPS_S3_ENDPOINT", "MLOPS_S3__ENDPOINT")
+    )
+    s3_access_key: str = Field(
+        "", validation_alias=AliasChoices("s3_access_key", "MLOPS_S3_ACCESS_KEY", "MLOPS_S3__ACCESS_KEY")
+    )
+    s3_secret_key: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices("s3_secret_key", "MLOPS_S3_SECRET_KEY", "MLOPS_S3__SECRET_KEY"),
+    )
+    s3_bucket: str = Field(
+        "mlops", validation_alias=AliasChoices("s3_bucket", "MLOPS_S3_BUCKET", "MLOPS_S3__BUCKET")
+    )
     # Seconds for everything to become healthy.
     health_timeout: float = 90.0
     # Seconds a child gets between SIGTERM and SIGKILL.

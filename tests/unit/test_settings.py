@@ -9,7 +9,7 @@ import pytest
 from mlops.kernel.settings import ServiceSettings
 
 
-def test_settings_read_the_environment_with_nested_s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MLOPS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("MLOPS_NATS_URL", "nats://127.0.0.1:1234")
     monkeypatch.setenv("MLOPS_S3__ENDPOINT", "127.0.0.1:9000")
