@@ -15,6 +15,11 @@ from mlops.stack.settings import StackSettings
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="State directory (default ./.mlops).")]
 
 
+def _console() -> Console:
+    # Without a terminal (logs, CI, pipes) rich would wrap the status table at 80 columns.
+    return Console() if Console().is_terminal else Console(width=160)
+
+
 def _settings(data_dir: Path | None, **flags: Any) -> StackSettings:
     # Flags override MLOPS_* environment variables, which override defaults.
     overrides = {key: value for key, value in flags.items() if value is not None}
@@ -57,7 +62,7 @@ def up(
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Detached, the output goes to a log file: rich's 80 columns would wrap every table row there.
-    console = Console() if detach else Console(width=None if Console().is_terminal else 140)
+    console = _console()
     try:
         code = run_detached(settings, console) if detach else run_foreground(settings, console)
     except StackAlreadyRunning as error:
@@ -70,14 +75,14 @@ def down(data_dir: DataDir = None) -> None:
     """Stop the stack running from the data directory, leaving no process behind."""
     from mlops.stack.control import stop_stack
 
-    raise typer.Exit(stop_stack(_settings(data_dir).resolved_data_dir(), Console()))
+    raise typer.Exit(stop_stack(_settings(data_dir).resolved_data_dir(), _console()))
 
 
 def status(data_dir: DataDir = None) -> None:
     """One line per component with a live health probe; exit code 0 only when all are healthy."""
     from mlops.stack.control import show_status
 
-    raise typer.Exit(show_status(_settings(data_dir).resolved_data_dir(), Console()))
+    raise typer.Exit(show_status(_settings(data_dir).resolved_data_dir(), _console()))
 
 
 def register(app: typer.Typer) -> None:
