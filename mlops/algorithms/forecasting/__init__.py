@@ -1,0 +1,3 @@
+from mlops.algorithms.forecasting.algorithm import Forecasting
+
+__all__ = ["Forecasting"]

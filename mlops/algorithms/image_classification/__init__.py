@@ -1,0 +1,3 @@
+from mlops.algorithms.image_classification.algorithm import ImageClassification
+
+__all__ = ["ImageClassification"]

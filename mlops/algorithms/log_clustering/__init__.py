@@ -1,0 +1,3 @@
+from mlops.algorithms.log_clustering.algorithm import LogClustering
+
+__all__ = ["LogClustering"]

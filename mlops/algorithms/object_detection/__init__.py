@@ -1,0 +1,3 @@
+from mlops.algorithms.object_detection.algorithm import ObjectDetection
+
+__all__ = ["ObjectDetection"]

@@ -1,0 +1,3 @@
+from mlops.algorithms.text_classification.algorithm import TextClassification
+
+__all__ = ["TextClassification"]
