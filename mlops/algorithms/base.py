@@ -12,31 +12,14 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlops.kernel.errors import InvalidArgument
+from mlops.kernel.scenarios import Purpose, Scenario
 
 if TYPE_CHECKING:
     from mlops.algorithms.bundle import ModelBundle
     from mlops.algorithms.predictor import Predictor
-
-
-class Scenario(StrEnum):
-    ANOMALY_DETECTION = "anomaly_detection"
-    TIME_SERIES_FORECASTING = "time_series_forecasting"
-    LOG_CLUSTERING = "log_clustering"
-    TEXT_CLASSIFICATION = "text_classification"
-    IMAGE_CLASSIFICATION = "image_classification"
-    OBJECT_DETECTION = "object_detection"
-
-
-class Purpose(StrEnum):
-    """The purpose label a dataset version gives each sample."""
-
-    TRAINING = "training"
-    VALIDATION = "validation"
-    TESTING = "testing"
 
 
 @dataclass(frozen=True)

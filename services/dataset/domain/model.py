@@ -8,10 +8,12 @@ import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from mlops.kernel.errors import InvalidArgument
+from mlops.kernel.scenarios import Purpose as Purpose
+from mlops.kernel.scenarios import Scenario as Scenario
+from mlops.kernel.scenarios import is_purpose_name as is_purpose_name
 
 MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 2000
@@ -27,60 +29,6 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Scenario(StrEnum):
-    """The six built-in algorithm scenarios (mlops.common.v1.Scenario without its prefix)."""
-
-    ANOMALY_DETECTION = "anomaly_detection"
-    TIME_SERIES_FORECASTING = "time_series_forecasting"
-    LOG_CLUSTERING = "log_clustering"
-    TEXT_CLASSIFICATION = "text_classification"
-    IMAGE_CLASSIFICATION = "image_classification"
-    OBJECT_DETECTION = "object_detection"
-
-    @classmethod
-    def parse(cls, value: str, *, field: str = "scenario") -> Scenario:
-        key = value.strip().lower().removeprefix("scenario_")
-        try:
-            return cls(key)
-        except ValueError:
-            known = ", ".join(s.value for s in cls)
-            raise InvalidArgument(
-                f"unknown scenario {value!r}; expected one of {known}", field=field
-            ) from None
-
-
-class Purpose(StrEnum):
-    TRAINING = "training"
-    VALIDATION = "validation"
-    TESTING = "testing"
-
-    @classmethod
-    def parse(cls, value: str, *, field: str = "purpose") -> Purpose:
-        key = value.strip().lower().removeprefix("purpose_")
-        purpose = _PURPOSE_ALIASES.get(key)
-        if purpose is None:
-            raise InvalidArgument(
-                f"unknown purpose {value!r}; expected training, validation or testing", field=field
-            )
-        return purpose
-
-
-# Spellings people use in folder names and CSV columns (ImageFolder datasets ship train/val/test).
-_PURPOSE_ALIASES = {
-    "training": Purpose.TRAINING,
-    "train": Purpose.TRAINING,
-    "validation": Purpose.VALIDATION,
-    "val": Purpose.VALIDATION,
-    "valid": Purpose.VALIDATION,
-    "testing": Purpose.TESTING,
-    "test": Purpose.TESTING,
-}
-
-
-def is_purpose_name(value: str) -> bool:
-    return value.strip().lower() in _PURPOSE_ALIASES
 
 
 @dataclass(frozen=True)
