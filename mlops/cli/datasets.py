@@ -1,0 +1,636 @@
+"""`mlops datasets ...`: datasets, samples and versions through the dataset service's gRPC API.
+
+A DATASET argument is a dataset's id or its name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from google.protobuf import json_format
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+from mlops.api.common.v1 import common_pb2
+from mlops.api.dataset.v1 import dataset_pb2 as pb
+from mlops.api.dataset.v1 import dataset_pb2_grpc
+from mlops.cli.client import (
+    DEFAULT_DATA_DIR,
+    CliError,
+    DataDirOption,
+    JsonOption,
+    Platform,
+    TokenOption,
+    cli_errors,
+    connect,
+    console,
+)
+
+app = typer.Typer(no_args_is_help=True)
+
+CHUNK = 256 * 1024
+LONG_TIMEOUT = 3600.0
+_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+_FORMATS = {
+    "file": pb.UPLOAD_FORMAT_FILE,
+    "csv": pb.UPLOAD_FORMAT_CSV,
+    "jsonl": pb.UPLOAD_FORMAT_JSONL,
+    "log_lines": pb.UPLOAD_FORMAT_LOG_LINES,
+    "image_archive": pb.UPLOAD_FORMAT_IMAGE_ARCHIVE,
+    "coco_json": pb.UPLOAD_FORMAT_COCO_JSON,
+}
+_BY_SUFFIX = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".log": "log_lines",
+    ".zip": "image_archive",
+    ".tar": "image_archive",
+    ".tgz": "image_archive",
+    ".gz": "image_archive",
+}
+_PURPOSES = {
+    "training": pb.PURPOSE_TRAINING,
+    "validation": pb.PURPOSE_VALIDATION,
+    "testing": pb.PURPOSE_TESTING,
+}
+_ARCHIVES = {"tar.gz": pb.ARCHIVE_FORMAT_TAR_GZ, "zip": pb.ARCHIVE_FORMAT_ZIP}
+
+DatasetArg = Annotated[str, typer.Argument(help="Dataset id or name.")]
+VersionArg = Annotated[int, typer.Argument(help="Version number.")]
+
+
+class _Session:
+    """The stub and the token metadata every call carries."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.stub = dataset_pb2_grpc.DatasetServiceStub(platform.channel("dataset"))
+        self.metadata = platform.call_metadata()
+
+    def call(self, method: str, request: Any, timeout: float | None = None) -> Any:
+        return getattr(self.stub, method)(
+            request, metadata=self.metadata, timeout=timeout or self.platform.timeout
+        )
+
+    def dataset(self, ref: str) -> pb.Dataset:
+        if _HEX_ID.match(ref):
+            return self.call("GetDataset", pb.GetDatasetRequest(dataset_id=ref))
+        found = self.call("ListDatasets", pb.ListDatasetsRequest(name_contains=ref))
+        for dataset in found.datasets:
+            if dataset.name == ref:
+                return dataset
+        raise CliError(f"no dataset named {ref!r}")
+
+
+def _session(data_dir: Path, token: str | None) -> _Session:
+    return _Session(connect(data_dir, token))
+
+
+def _emit(message: Any) -> None:
+    typer.echo(json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=2))
+
+
+def _scenario(value: str) -> Any:  # the stubs type enums as their own classes
+    key = "SCENARIO_" + value.strip().upper().replace("-", "_")
+    if key not in common_pb2.Scenario.keys() or key == "SCENARIO_UNSPECIFIED":
+        names = ", ".join(k.removeprefix("SCENARIO_").lower() for k in common_pb2.Scenario.keys()[1:])
+        raise CliError(f"unknown scenario {value!r}; one of {names}")
+    return common_pb2.Scenario.Value(key)
+
+
+def _scenario_name(value: int) -> str:
+    return common_pb2.Scenario.Name(value).removeprefix("SCENARIO_").lower()  # type: ignore[arg-type]
+
+
+def _purpose(value: str | None) -> Any:
+    if not value:
+        return pb.PURPOSE_UNSPECIFIED
+    key = {"train": "training", "val": "validation", "test": "testing"}.get(value.lower(), value.lower())
+    if key not in _PURPOSES:
+        raise CliError(f"unknown purpose {value!r}; one of training, validation, testing")
+    return _PURPOSES[key]
+
+
+def _purpose_name(value: int) -> str:
+    return pb.Purpose.Name(value).removeprefix("PURPOSE_").lower()  # type: ignore[arg-type]
+
+
+def _counts(counts: Any) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"
+
+
+def _print_dataset(dataset: pb.Dataset) -> None:
+    console.print(f"[bold]{dataset.name}[/] ({dataset.id})", highlight=False)
+    console.print(f"  scenario: {_scenario_name(dataset.scenario)}   owner: {dataset.owner}", highlight=False)
+    console.print(f"  tags: {', '.join(dataset.tags) or '-'}   description: {dataset.description or '-'}")
+    console.print(
+        f"  draft samples: {dataset.draft_sample_count}   latest version: v{dataset.latest_version}"
+    )
+
+
+def _print_version(version: pb.DatasetVersion) -> None:
+    state = "archived" if version.state == pb.VERSION_STATE_ARCHIVED else "published"
+    console.print(f"[bold]v{version.number}[/] {state} by {version.author}: {version.message or '-'}")
+    console.print(
+        f"  samples: {version.sample_count} ({version.total_bytes} bytes)  digest: {version.manifest_digest}"
+    )
+    console.print(f"  purposes: {_counts(version.counts_per_purpose)}")
+    console.print(f"  labels: {_counts(version.counts_per_label)}")
+    if version.used_by:
+        console.print(f"  used by: {', '.join(version.used_by)}")
+
+
+# --- datasets ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="e.g. image_classification.")],
+    description: Annotated[str, typer.Option("--description", "-d")] = "",
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Repeatable.")] = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an empty dataset for one scenario."""
+    with cli_errors():
+        request = pb.CreateDatasetRequest(
+            name=name, scenario=_scenario(scenario), description=description, tags=tag or []
+        )
+        dataset = _session(data_dir, token).call("CreateDataset", request)
+    _emit(dataset) if as_json else _print_dataset(dataset)
+
+
+@app.command("list")
+def list_datasets(
+    scenario: Annotated[str, typer.Option("--scenario", "-s")] = "",
+    owner: Annotated[str, typer.Option("--owner")] = "",
+    tag: Annotated[str, typer.Option("--tag", "-t")] = "",
+    name: Annotated[str, typer.Option("--name", "-n", help="Part of the name.")] = "",
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List datasets, optionally filtered."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        found: list[pb.Dataset] = []
+        page_token = ""
+        while True:
+            reply = session.call(
+                "ListDatasets",
+                pb.ListDatasetsRequest(
+                    scenario=_scenario(scenario) if scenario else None,
+                    owner=owner,
+                    tag=tag,
+                    name_contains=name,
+                    page=common_pb2.PageRequest(page_size=500, page_token=page_token),
+                ),
+            )
+            found.extend(reply.datasets)
+            page_token = reply.page.next_page_token
+            if not page_token:
+                break
+    if as_json:
+        typer.echo(
+            json.dumps([json_format.MessageToDict(d, preserving_proto_field_name=True) for d in found])
+        )
+        return
+    table = Table("name", "scenario", "owner", "draft", "latest", "tags", "id")
+    for d in found:
+        table.add_row(
+            d.name,
+            _scenario_name(d.scenario),
+            d.owner,
+            str(d.draft_sample_count),
+            f"v{d.latest_version}",
+            ", ".join(d.tags),
+            d.id,
+        )
+    console.print(table)
+
+
+@app.command()
+def show(
+    dataset: DatasetArg,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one dataset."""
+    with cli_errors():
+        found = _session(data_dir, token).dataset(dataset)
+    _emit(found) if as_json else _print_dataset(found)
+
+
+@app.command()
+def update(
+    dataset: DatasetArg,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Added; repeatable.")] = None,
+    replace_tags: Annotated[bool, typer.Option("--replace-tags", help="The given tags replace all.")] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rename, describe or tag a dataset."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        request = pb.UpdateDatasetRequest(
+            dataset_id=session.dataset(dataset).id, tags=tag or [], replace_tags=replace_tags
+        )
+        if name is not None:
+            request.name = name
+        if description is not None:
+            request.description = description
+        updated = session.call("UpdateDataset", request)
+    _emit(updated) if as_json else _print_dataset(updated)
+
+
+@app.command()
+def delete(
+    dataset: DatasetArg, data_dir: DataDirOption = DEFAULT_DATA_DIR, token: TokenOption = None
+) -> None:
+    """Delete a dataset (refused while a run or model uses one of its versions)."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        found = session.dataset(dataset)
+        session.call("DeleteDataset", pb.DeleteDatasetRequest(dataset_id=found.id))
+    console.print(f"Deleted dataset {found.name}.")
+
+
+# --- samples ----------------------------------------------------------------------------------------
+
+
+def _upload_parts(
+    dataset_id: str, files: list[Path], header: dict[str, Any], progress: Progress
+) -> Iterator[pb.UploadSamplesRequest]:
+    task = progress.add_task("uploading", total=sum(f.stat().st_size for f in files))
+    for index, path in enumerate(files):
+        fmt = header["format"] or _FORMATS[_BY_SUFFIX.get(path.suffix.lower(), "file")]
+        head = pb.UploadHeader(
+            dataset_id=dataset_id,
+            format=fmt,
+            file_name=path.name,
+            default_purpose=header["purpose"],
+            media_type=header["media_type"],
+        )
+        if header["label"]:
+            head.default_annotation.label = header["label"]
+        yield pb.UploadSamplesRequest(header=head) if index == 0 else pb.UploadSamplesRequest(next_file=head)
+        with path.open("rb") as stream:
+            while chunk := stream.read(CHUNK):
+                yield pb.UploadSamplesRequest(chunk=chunk)
+                progress.advance(task, len(chunk))
+
+
+@app.command()
+def upload(
+    dataset: DatasetArg,
+    files: Annotated[
+        list[Path], typer.Argument(help="Files to upload (all or nothing).", exists=True, dir_okay=False)
+    ],
+    file_format: Annotated[
+        str,
+        typer.Option("--format", "-f", help=f"{', '.join(_FORMATS)}; default: from each file's extension."),
+    ] = "",
+    purpose: Annotated[str, typer.Option("--purpose", "-p", help="Default purpose.")] = "",
+    label: Annotated[str, typer.Option("--label", "-l", help="Default class label.")] = "",
+    media_type: Annotated[str, typer.Option("--media-type")] = "",
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload files as samples, with a progress bar."""
+    with cli_errors():
+        if file_format and file_format not in _FORMATS:
+            raise CliError(f"unknown format {file_format!r}; one of {', '.join(_FORMATS)}")
+        session = _session(data_dir, token)
+        target = session.dataset(dataset)
+        header = {
+            "format": _FORMATS[file_format] if file_format else 0,
+            "purpose": _purpose(purpose),
+            "label": label,
+            "media_type": media_type,
+        }
+        columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        with Progress(*columns, console=console, transient=True, disable=as_json) as progress:
+            reply = session.stub.UploadSamples(
+                _upload_parts(target.id, list(files), header, progress),
+                metadata=session.metadata,
+                timeout=LONG_TIMEOUT,
+            )
+    if as_json:
+        _emit(reply)
+        return
+    console.print(
+        f"Added {reply.samples_added} samples to {target.name} "
+        f"({reply.bytes_received} bytes received, {reply.new_blobs} new blobs)."
+    )
+
+
+@app.command()
+def samples(
+    dataset: DatasetArg,
+    version: Annotated[int, typer.Option("--version", "-v", help="0: the draft.")] = 0,
+    purpose: Annotated[str, typer.Option("--purpose", "-p")] = "",
+    label: Annotated[str, typer.Option("--label", "-l")] = "",
+    prefix: Annotated[str, typer.Option("--prefix")] = "",
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a draft's or a version's samples."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        target = session.dataset(dataset)
+        reply = session.call(
+            "ListSamples",
+            pb.ListSamplesRequest(
+                dataset_id=target.id,
+                version=version,
+                filter=pb.SampleFilter(purpose=_purpose(purpose), label=label, name_prefix=prefix),
+                page=common_pb2.PageRequest(page_size=limit),
+            ),
+        )
+    if as_json:
+        _emit(reply)
+        return
+    table = Table("name", "purpose", "annotation", "size", "sha256", "id")
+    for s in reply.samples:
+        kind = s.annotation.WhichOneof("value")
+        shown = "" if kind is None else str(getattr(s.annotation, kind)).replace("\n", " ")[:40]
+        table.add_row(s.name, _purpose_name(s.purpose), shown, str(s.size_bytes), s.content_sha256[:12], s.id)
+    console.print(table)
+    console.print(f"{len(reply.samples)} of {reply.page.total_size} samples")
+
+
+@app.command()
+def relabel(
+    dataset: DatasetArg,
+    purpose: Annotated[str, typer.Option("--purpose", help="Only samples of this purpose.")] = "",
+    label: Annotated[str, typer.Option("--label", help="Only samples with this label.")] = "",
+    prefix: Annotated[str, typer.Option("--prefix", help="Only names starting so.")] = "",
+    set_purpose: Annotated[str, typer.Option("--set-purpose")] = "",
+    set_label: Annotated[str, typer.Option("--set-label")] = "",
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+) -> None:
+    """Set the purpose and/or label of every sample the filter matches."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        request = pb.RelabelSamplesRequest(
+            dataset_id=session.dataset(dataset).id,
+            filter=pb.SampleFilter(purpose=_purpose(purpose), label=label, name_prefix=prefix),
+            set_purpose=_purpose(set_purpose),
+        )
+        if set_label:
+            request.set_annotation.label = set_label
+        reply = session.call("RelabelSamples", request)
+    console.print(f"Changed {reply.samples_changed} samples.")
+
+
+@app.command()
+def split(
+    dataset: DatasetArg,
+    ratios: Annotated[str, typer.Option("--ratios", help="training,validation,testing")] = "0.7,0.15,0.15",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+) -> None:
+    """Assign purposes by ratios (stratified by label; chronological for time series)."""
+    with cli_errors():
+        try:
+            training, validation, testing = (float(r) for r in ratios.split(","))
+        except ValueError:
+            raise CliError(f"--ratios {ratios!r}: three numbers, e.g. 0.7,0.15,0.15") from None
+        session = _session(data_dir, token)
+        reply = session.call(
+            "SplitSamples",
+            pb.SplitSamplesRequest(
+                dataset_id=session.dataset(dataset).id,
+                training_ratio=training,
+                validation_ratio=validation,
+                testing_ratio=testing,
+                seed=seed,
+            ),
+        )
+    console.print(f"Split ({reply.strategy}): {_counts(reply.counts_per_purpose)}")
+
+
+# --- versions ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def publish(
+    dataset: DatasetArg,
+    message: Annotated[str, typer.Option("--message", "-m")] = "",
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Freeze the draft into the next immutable version."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        request = pb.PublishVersionRequest(dataset_id=session.dataset(dataset).id, message=message)
+        version = session.call("PublishVersion", request, timeout=LONG_TIMEOUT)
+    _emit(version) if as_json else _print_version(version)
+
+
+@app.command()
+def versions(
+    dataset: DatasetArg,
+    include_archived: Annotated[bool, typer.Option("--all", "-a", help="Include archived versions.")] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a dataset's versions."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        reply = session.call(
+            "ListVersions",
+            pb.ListVersionsRequest(dataset_id=session.dataset(dataset).id, include_archived=include_archived),
+        )
+    if as_json:
+        _emit(reply)
+        return
+    table = Table("version", "state", "samples", "purposes", "author", "message", "used by")
+    for v in reply.versions:
+        state = "archived" if v.state == pb.VERSION_STATE_ARCHIVED else "published"
+        table.add_row(
+            f"v{v.number}",
+            state,
+            str(v.sample_count),
+            _counts(v.counts_per_purpose),
+            v.author,
+            v.message,
+            ", ".join(v.used_by),
+        )
+    console.print(table)
+
+
+@app.command()
+def diff(
+    dataset: DatasetArg,
+    from_number: Annotated[int, typer.Argument(help="Older version (0: the draft).")],
+    to_number: Annotated[int, typer.Argument(help="Newer version (0: the draft).")],
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Added, removed and changed samples between two versions."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        reply = session.call(
+            "DiffVersions",
+            pb.DiffVersionsRequest(
+                dataset_id=session.dataset(dataset).id, from_number=from_number, to_number=to_number
+            ),
+        )
+    if as_json:
+        _emit(reply)
+        return
+    for sign, changes in (("+", reply.added), ("-", reply.removed), ("~", reply.changed)):
+        for change in changes:
+            console.print(f"{sign} {change.name}", highlight=False)
+    console.print(
+        f"{len(reply.added)} added, {len(reply.removed)} removed, {len(reply.changed)} changed "
+        f"({reply.label_moves} label moves, {reply.purpose_moves} purpose moves)"
+    )
+
+
+@app.command()
+def archive(
+    dataset: DatasetArg,
+    number: VersionArg,
+    undo: Annotated[bool, typer.Option("--undo", help="Unarchive.")] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+) -> None:
+    """Hide a version from pickers (kept whole); --undo shows it again."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        request = pb.ArchiveVersionRequest(dataset_id=session.dataset(dataset).id, number=number)
+        version = session.call("UnarchiveVersion" if undo else "ArchiveVersion", request)
+    _print_version(version)
+
+
+@app.command()
+def restore(
+    dataset: DatasetArg,
+    number: VersionArg,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+) -> None:
+    """Make the draft exactly a version's content."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        reply = session.call(
+            "RestoreVersion", pb.RestoreVersionRequest(dataset_id=session.dataset(dataset).id, number=number)
+        )
+    console.print(f"The draft now holds v{number}'s {reply.draft_sample_count} samples.")
+
+
+@app.command("delete-version")
+def delete_version(
+    dataset: DatasetArg,
+    number: VersionArg,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+) -> None:
+    """Purge a version (refused while a run or model uses it)."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        session.call(
+            "DeleteVersion", pb.DeleteVersionRequest(dataset_id=session.dataset(dataset).id, number=number)
+        )
+    console.print(f"Deleted v{number}.")
+
+
+@app.command()
+def download(
+    dataset: DatasetArg,
+    number: VersionArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Archive file to write.")],
+    archive_format: Annotated[str, typer.Option("--format", help="tar.gz or zip.")] = "tar.gz",
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+) -> None:
+    """Download a version as an archive with its manifest.json, with a progress bar."""
+    with cli_errors():
+        if archive_format not in _ARCHIVES:
+            raise CliError(f"--format {archive_format!r}: tar.gz or zip")
+        session = _session(data_dir, token)
+        target = session.dataset(dataset)
+        version = session.call("GetVersion", pb.GetVersionRequest(dataset_id=target.id, number=number))
+        request = pb.DownloadVersionRequest(
+            dataset_id=target.id, number=number, format=_ARCHIVES[archive_format]
+        )
+        written = 0
+        partial = output.with_name(output.name + ".part")
+        columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        try:
+            with Progress(*columns, console=console, transient=True) as progress, partial.open("wb") as sink:
+                # The archive's size is unknown ahead; the samples' size is a close estimate.
+                task = progress.add_task("downloading", total=version.total_bytes or None)
+                for chunk in session.stub.DownloadVersion(
+                    request, metadata=session.metadata, timeout=LONG_TIMEOUT
+                ):
+                    sink.write(chunk.data)
+                    written += len(chunk.data)
+                    progress.advance(task, len(chunk.data))
+            partial.replace(output)
+        finally:
+            partial.unlink(missing_ok=True)
+    console.print(f"Wrote {output} ({written} bytes, {version.sample_count} samples).")
+
+
+# --- retention and demo data ----------------------------------------------------------------------
+
+
+@app.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only.")] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+) -> None:
+    """Remove blobs that no draft or version refers to any more."""
+    with cli_errors():
+        reply = _session(data_dir, token).call(
+            "CollectGarbage", pb.CollectGarbageRequest(dry_run=dry_run), timeout=LONG_TIMEOUT
+        )
+    verb = "Would remove" if dry_run else "Removed"
+    console.print(f"{verb} {reply.blobs_removed} blobs ({reply.bytes_freed} bytes).")
+
+
+@app.command()
+def demo(
+    scenario: Annotated[str, typer.Argument(help="e.g. image_classification.")],
+    name: Annotated[str, typer.Option("--name", help="Default: the demo's own name.")] = "",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    publish_version: Annotated[bool, typer.Option("--publish", help="Also publish v1.")] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load a generated demo dataset for a scenario in one command."""
+    with cli_errors():
+        request = pb.LoadDemoDatasetRequest(
+            scenario=_scenario(scenario), name=name, seed=seed, publish=publish_version
+        )
+        reply = _session(data_dir, token).call("LoadDemoDataset", request, timeout=LONG_TIMEOUT)
+    if as_json:
+        _emit(reply)
+        return
+    _print_dataset(reply.dataset)
+    if reply.HasField("version"):
+        _print_version(reply.version)

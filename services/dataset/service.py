@@ -1,0 +1,601 @@
+"""The dataset service's use cases: each one a unit of work over the store, the object store and the outbox.
+
+Transport-free: the gRPC adapter (api.py) converts messages and calls these; the CLI and the gateway
+reach them through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import tempfile
+from collections import deque
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, BinaryIO, cast
+
+from mlops.kernel.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
+from mlops.kernel.objectstore import ObjectStore
+
+from . import events
+from .demo import generate_demo
+from .domain import (
+    Annotation,
+    Dataset,
+    Draft,
+    Manifest,
+    ManifestDiff,
+    ManifestEntry,
+    Purpose,
+    Sample,
+    SampleFilter,
+    Scenario,
+    SplitPlan,
+    SplitRatios,
+    VersionState,
+    check_annotation,
+    check_metadata,
+    diff_manifests,
+    new_id,
+    plan_split,
+    relabel,
+    utcnow,
+)
+from .download import ArchiveFormat, stream_archive
+from .ingest import IngestedSample, IngestLimits, UploadSpec, close_all, read_upload
+from .manifests import MANIFEST_PREFIX, digest_of_key, manifest_key, save_manifest
+from .settings import DatasetSettings
+from .store import DatasetQuery, DatasetStore, DatasetUnit, Page, VersionRecord
+
+log = logging.getLogger(__name__)
+
+_BATCH = 256
+_DOOMED_WAIT_SECONDS = 60.0
+_KEEP = object()
+
+
+@dataclass(frozen=True)
+class DatasetView:
+    dataset: Dataset
+    draft_sample_count: int
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    """One file of an upload, spooled and rewound, with what its header said."""
+
+    spec: UploadSpec
+    stream: IO[bytes]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    sample_ids: list[str]
+    bytes_received: int
+    new_blobs: int
+
+
+@dataclass(frozen=True)
+class GarbageReport:
+    blobs_removed: int
+    bytes_freed: int
+
+
+def _used_by_message(versions: Sequence[VersionRecord]) -> str | None:
+    used = [v for v in versions if v.used_by]
+    if not used:
+        return None
+    return "; ".join(f"v{v.number} by {', '.join(v.used_by)}" for v in used)
+
+
+class DatasetService:
+    def __init__(self, store: DatasetStore, blobs: ObjectStore, settings: DatasetSettings) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.settings = settings
+        self._bucket_ready = False
+        self._bucket_lock = asyncio.Lock()
+
+    async def _ready_blobs(self) -> ObjectStore:
+        # The bucket is checked on first use, not at start: the service starts without S3 up.
+        if not self._bucket_ready:
+            async with self._bucket_lock:
+                if not self._bucket_ready:
+                    await self.blobs.ensure_bucket()
+                    self._bucket_ready = True
+        return self.blobs
+
+    # --- datasets -------------------------------------------------------------------------------
+
+    async def create_dataset(
+        self, *, owner: str, name: str, scenario: Scenario, description: str = "", tags: Sequence[str] = ()
+    ) -> DatasetView:
+        dataset = Dataset.create(
+            name=name, scenario=scenario, owner=owner, description=description, tags=tuple(tags)
+        )
+        async with self.store.unit() as uow:
+            await uow.add_dataset(dataset)
+            await events.dataset_created(uow.session, dataset)
+        return DatasetView(dataset, 0)
+
+    async def get_dataset(self, dataset_id: str) -> DatasetView:
+        async with self.store.unit() as uow:
+            dataset = await uow.get_dataset(dataset_id)
+            counts = await uow.draft_counts([dataset_id])
+        return DatasetView(dataset, counts[dataset_id])
+
+    async def list_datasets(self, query: DatasetQuery, offset: int, limit: int) -> Page[DatasetView]:
+        async with self.store.unit() as uow:
+            page = await uow.list_datasets(query, offset, limit)
+            counts = await uow.draft_counts([d.dataset_id for d in page.items])
+        views = [DatasetView(d, counts[d.dataset_id]) for d in page.items]
+        return Page(views, page.total, page.next_offset)
+
+    async def update_dataset(
+        self,
+        dataset_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Sequence[str] = (),
+        replace_tags: bool = False,
+    ) -> DatasetView:
+        async with self.store.unit() as uow:
+            dataset = await uow.get_dataset(dataset_id, for_update=True)
+            updated = dataset.update(
+                now=utcnow(), name=name, description=description, tags=list(tags), replace_tags=replace_tags
+            )
+            await uow.save_dataset(updated)
+            counts = await uow.draft_counts([dataset_id])
+        return DatasetView(updated, counts[dataset_id])
+
+    async def delete_dataset(self, dataset_id: str) -> None:
+        """Its blobs stay until the collector finds nothing else refers to them."""
+        async with self.store.unit() as uow:
+            await uow.get_dataset(dataset_id, for_update=True)
+            versions = await uow.all_versions(dataset_id)
+            used = _used_by_message(versions)
+            if used:
+                raise FailedPrecondition(f"the dataset cannot be deleted: {used}", field="dataset_id")
+            await uow.delete_dataset(dataset_id)
+        await self._drop_manifests([v.manifest_digest for v in versions])
+
+    # --- uploads --------------------------------------------------------------------------------
+
+    async def ingest(self, dataset_id: str, files: Sequence[UploadFile]) -> IngestResult:
+        """All files or nothing: rows commit in one transaction once every sample is valid and stored.
+
+        Blobs stored for an upload that is then refused stay unreferenced; the collector removes them.
+        """
+        if not files:
+            raise InvalidArgument("an upload needs at least one file", field="header")
+        async with self.store.unit() as uow:
+            dataset = await uow.get_dataset(dataset_id)
+        blobs = await self._ready_blobs()
+        reservation = new_id()
+        staged: list[Sample] = []
+        names: set[str] = set()
+        received = sum(_size_of(upload.stream) for upload in files)
+        new_blobs = 0
+        # Batches run across file boundaries: an upload of many one-sample files is as fast as one archive.
+        samples = _read_all(files, dataset.scenario, self.settings.ingest_limits())
+        limit = asyncio.Semaphore(self.settings.upload_concurrency)
+        # Reading the next batch overlaps storing the previous ones; two in flight bound the memory.
+        storing: deque[asyncio.Task[int]] = deque()
+        try:
+            while batch := await asyncio.to_thread(_next_batch, samples):
+                for item in batch:
+                    if item.name in names:
+                        close_all(batch)
+                        raise AlreadyExists(f"sample {item.name!r} appears twice in the upload", field="name")
+                    names.add(item.name)
+                staged.extend(item.to_sample() for item in batch)
+                storing.append(asyncio.create_task(self._store_contents(blobs, reservation, batch, limit)))
+                while len(storing) > 2:
+                    new_blobs += await storing.popleft()
+            while storing:
+                new_blobs += await storing.popleft()
+            if not staged:
+                raise InvalidArgument("the upload holds no samples", field="file")
+            async with self.store.unit() as uow:
+                await uow.get_dataset(dataset_id, for_update=True)
+                clashes = await uow.existing_names(dataset_id, names)
+                if clashes:
+                    shown = ", ".join(repr(n) for n in sorted(clashes)[:5])
+                    raise AlreadyExists(
+                        f"the draft already has samples named {shown} ({len(clashes)} in all); "
+                        "delete them first or upload under other names",
+                        field="name",
+                    )
+                now = utcnow()
+                await uow.add_samples(dataset_id, staged, now)
+                await uow.release_reservation(reservation)
+                await _touch(uow, dataset_id, now)
+        except BaseException:
+            for task in storing:
+                task.cancel()
+            await asyncio.gather(*storing, return_exceptions=True)
+            await self._release(reservation)
+            raise
+        return IngestResult([s.sample_id for s in staged], received, new_blobs)
+
+    async def _store_contents(
+        self, blobs: ObjectStore, reservation: str, batch: list[IngestedSample], limit: asyncio.Semaphore
+    ) -> int:
+        """Reserve, then store; the reservation is committed first so a collection never takes them."""
+        digests = {item.sha256 for item in batch}
+        try:
+            async with self.store.unit() as uow:
+                await uow.reserve_blobs(reservation, digests, utcnow())
+                # Committed rows name only blobs already stored: those need no S3 round trip at all.
+                stored = await uow.stored_blobs(digests)
+            stored -= await self._wait_not_doomed(digests)
+
+            async def put(item: IngestedSample) -> bool:
+                async with limit:
+                    if item.data is not None:
+                        info = await blobs.put_bytes(item.data, media_type=item.media_type)
+                    else:
+                        info = await blobs.put_blob(cast(BinaryIO, item.open()), media_type=item.media_type)
+                    return info.created
+
+            unique = {item.sha256: item for item in batch if item.sha256 not in stored}
+            created = await asyncio.gather(*(put(item) for item in unique.values()))
+            return sum(created)
+        finally:
+            for item in batch:
+                item.close()
+
+    async def _wait_not_doomed(self, digests: Collection[str]) -> set[str]:
+        """A collection deleting some of these right now: wait for it; returns those it held, which
+        the caller must store again."""
+        deadline = asyncio.get_running_loop().time() + _DOOMED_WAIT_SECONDS
+        held: set[str] = set()
+        while True:
+            async with self.store.unit() as uow:
+                doomed = await uow.doomed_among(digests)
+            if not doomed:
+                return held
+            held |= doomed
+            if asyncio.get_running_loop().time() > deadline:
+                raise Unavailable("a garbage collection holds blobs this upload needs; retry later")
+            await asyncio.sleep(0.2)
+
+    async def _release(self, reservation: str) -> None:
+        try:
+            async with self.store.unit() as uow:
+                await uow.release_reservation(reservation)
+        except Exception:
+            # Expired by the collector after the reservation TTL.
+            log.exception("could not release an upload's blob reservation")
+
+    # --- samples --------------------------------------------------------------------------------
+
+    async def list_samples(
+        self, dataset_id: str, version: int, selection: SampleFilter, offset: int, limit: int
+    ) -> Page[Sample] | Page[ManifestEntry]:
+        async with self.store.unit() as uow:
+            await uow.get_dataset(dataset_id)
+            if version:
+                await uow.get_version(dataset_id, version)
+                return await uow.list_entries(dataset_id, version, selection, offset, limit)
+            return await uow.list_samples(dataset_id, selection, offset, limit)
+
+    async def get_sample(self, dataset_id: str, sample_id: str) -> Sample:
+        async with self.store.unit() as uow:
+            return await uow.get_sample(dataset_id, sample_id)
+
+    async def update_sample(
+        self,
+        dataset_id: str,
+        sample_id: str,
+        *,
+        purpose: Purpose | None = None,
+        annotation: Annotation | object = _KEEP,
+        metadata: dict[str, Any] | None = None,
+    ) -> Sample:
+        async with self.store.unit() as uow:
+            dataset = await uow.get_dataset(dataset_id, for_update=True)
+            sample = await uow.get_sample(dataset_id, sample_id)
+            changes: dict[str, Any] = {}
+            if purpose is not None:
+                changes["purpose"] = purpose
+            if annotation is not _KEEP:
+                check_annotation(dataset.scenario, annotation, field="annotation")  # type: ignore[arg-type]
+                changes["annotation"] = annotation
+            if metadata is not None:
+                changes["metadata"] = check_metadata(metadata)
+            updated = sample.with_changes(**changes)
+            await uow.update_samples(dataset_id, [updated])
+            await _touch(uow, dataset_id, utcnow())
+        return updated
+
+    async def delete_sample(self, dataset_id: str, sample_id: str) -> None:
+        async with self.store.unit() as uow:
+            await uow.get_dataset(dataset_id, for_update=True)
+            await uow.delete_sample(dataset_id, sample_id)
+            await _touch(uow, dataset_id, utcnow())
+
+    async def relabel(
+        self,
+        dataset_id: str,
+        selection: SampleFilter,
+        *,
+        set_purpose: Purpose | None = None,
+        set_annotation: Annotation | object = _KEEP,
+    ) -> int:
+        async with self.store.unit() as uow:
+            dataset = await uow.get_dataset(dataset_id, for_update=True)
+            draft = await uow.draft_samples(dataset_id)
+            kwargs: dict[str, Any] = {"set_purpose": set_purpose}
+            if set_annotation is not _KEEP:
+                kwargs["set_annotation"] = set_annotation
+            changed = relabel(draft, selection, scenario=dataset.scenario, **kwargs)
+            await uow.update_samples(dataset_id, changed)
+            await _touch(uow, dataset_id, utcnow())
+        return len(changed)
+
+    async def split(self, dataset_id: str, ratios: SplitRatios, seed: int) -> SplitPlan:
+        async with self.store.unit() as uow:
+            dataset = await uow.get_dataset(dataset_id, for_update=True)
+            draft = await uow.draft_samples(dataset_id)
+            plan = plan_split(dataset.scenario, draft, ratios, seed)
+            await uow.update_samples(dataset_id, plan.apply(draft))
+            await _touch(uow, dataset_id, utcnow())
+        return plan
+
+    # --- versions -------------------------------------------------------------------------------
+
+    async def publish(self, dataset_id: str, *, author: str, message: str = "") -> VersionRecord:
+        """Exactly one version per draft state: publishes of a dataset queue on its row (or SQLite's
+        write lock), and the loser finds the draft unchanged since the winner's version."""
+        blobs = await self._ready_blobs()
+        async with self.store.unit() as uow:
+            dataset = await uow.get_dataset(dataset_id, for_update=True)
+            draft = Draft.of(dataset, await uow.draft_samples(dataset_id))
+            now = utcnow()
+            version = draft.publish(dataset, author=author, message=message, now=now)
+            latest = await uow.latest_version(dataset_id)
+            if latest is not None and latest.manifest_digest == version.manifest_digest:
+                raise FailedPrecondition(
+                    f"the draft is unchanged since version {latest.number}: nothing to publish",
+                    field="dataset_id",
+                )
+            record = VersionRecord(
+                dataset_id=dataset_id,
+                number=version.number,
+                scenario=dataset.scenario,
+                state=VersionState.PUBLISHED,
+                manifest_digest=version.manifest_digest,
+                author=author,
+                message=message,
+                created_at=now,
+                sample_count=version.sample_count,
+                total_bytes=version.total_bytes,
+                counts_per_purpose=version.counts_per_purpose,
+                counts_per_label=version.counts_per_label,
+            )
+            await uow.advance_version(dataset_id, dataset.latest_version, now)
+            await uow.add_version(record, version.manifest)
+            await events.version_published(uow.session, record)
+            # Inside the transaction: a version never commits without its manifest object.
+            await save_manifest(blobs, version.manifest.to_bytes(), record.manifest_digest)
+        return record
+
+    async def list_versions(
+        self, dataset_id: str, include_archived: bool, offset: int, limit: int
+    ) -> Page[VersionRecord]:
+        async with self.store.unit() as uow:
+            await uow.get_dataset(dataset_id)
+            return await uow.list_versions(dataset_id, include_archived, offset, limit)
+
+    async def get_version(self, dataset_id: str, number: int) -> VersionRecord:
+        async with self.store.unit() as uow:
+            return await uow.get_version(dataset_id, number)
+
+    async def diff_versions(self, dataset_id: str, from_number: int, to_number: int) -> ManifestDiff:
+        async with self.store.unit() as uow:
+            manifests = []
+            for number in (from_number, to_number):
+                if number == 0:
+                    manifests.append(Manifest.of(await uow.draft_samples(dataset_id)))
+                else:
+                    await uow.get_version(dataset_id, number)
+                    manifests.append(await uow.version_manifest(dataset_id, number))
+        return diff_manifests(manifests[0], manifests[1])
+
+    async def set_archived(self, dataset_id: str, number: int, archived: bool) -> VersionRecord:
+        state = VersionState.ARCHIVED if archived else VersionState.PUBLISHED
+        async with self.store.unit() as uow:
+            await uow.get_dataset(dataset_id, for_update=True)
+            version = await uow.get_version(dataset_id, number)
+            if version.state is not state:
+                await uow.set_version_state(dataset_id, number, state)
+                await events.version_archived(uow.session, dataset_id, number, archived)
+            return await uow.get_version(dataset_id, number)
+
+    async def restore(self, dataset_id: str, number: int) -> int:
+        """The draft becomes exactly the version's content; what the draft held is dropped."""
+        async with self.store.unit() as uow:
+            dataset = await uow.get_dataset(dataset_id, for_update=True)
+            await uow.get_version(dataset_id, number)
+            manifest = await uow.version_manifest(dataset_id, number)
+            draft = Draft(dataset_id, dataset.scenario)
+            draft.samples = {e.name: e.to_sample() for e in manifest.entries}
+            await uow.clear_draft(dataset_id)
+            now = utcnow()
+            await uow.add_samples(dataset_id, draft.samples.values(), now)
+            await _touch(uow, dataset_id, now)
+        return len(draft)
+
+    async def delete_version(self, dataset_id: str, number: int) -> None:
+        async with self.store.unit() as uow:
+            await uow.get_dataset(dataset_id, for_update=True)
+            version = await uow.get_version(dataset_id, number)
+            if version.used_by:
+                raise FailedPrecondition(
+                    f"version {number} cannot be deleted: it is used by {', '.join(version.used_by)}",
+                    field="number",
+                )
+            await uow.delete_version(dataset_id, number)
+        await self._drop_manifests([version.manifest_digest])
+
+    async def _drop_manifests(self, digests: Collection[str]) -> None:
+        """Manifest objects no remaining version names (identical drafts share one)."""
+        async with self.store.unit() as uow:
+            orphans = set(digests) - await uow.referenced_blobs(digests)
+        blobs = await self._ready_blobs()
+        for digest in orphans:
+            await blobs.delete_object(manifest_key(digest))
+
+    async def download(
+        self, dataset_id: str, number: int, archive_format: ArchiveFormat
+    ) -> AsyncIterator[bytes]:
+        blobs = await self._ready_blobs()
+        async with self.store.unit() as uow:
+            version = await uow.get_version(dataset_id, number)
+            manifest = await uow.version_manifest(dataset_id, number)
+        manifest_bytes = manifest.to_bytes()
+        if manifest.digest() != version.manifest_digest:
+            raise FailedPrecondition(f"version {number}'s entries no longer hash to its manifest digest")
+        return stream_archive(
+            blobs,
+            manifest,
+            manifest_bytes,
+            archive_format,
+            chunk_size=self.settings.download_chunk_bytes,
+            level=self.settings.download_compression_level,
+        )
+
+    # --- retention ------------------------------------------------------------------------------
+
+    async def collect_garbage(self, *, dry_run: bool = False) -> GarbageReport:
+        """Mark and sweep: blobs older than the grace period that no draft, version or reservation
+        names. A blob is marked doomed before the references are read again and before it is
+        deleted; uploads reserve first and check marks second, so one of the two always sees the other."""
+        blobs = await self._ready_blobs()
+        now = utcnow()
+        cutoff = now - timedelta(seconds=self.settings.gc_grace_seconds)
+        async with self.store.unit() as uow:
+            await uow.expire_reservations(now - timedelta(seconds=self.settings.reservation_ttl_seconds))
+        candidates: dict[str, int] = {}
+        async for info in blobs.iter_blobs():
+            if info.last_modified is not None and _before(info.last_modified, cutoff):
+                candidates[info.sha256] = info.size
+        removed = 0
+        freed = 0
+        for chunk in _chunked(list(candidates), 1000):
+            async with self.store.unit() as uow:
+                garbage = set(chunk) - await uow.referenced_blobs(chunk)
+            if not garbage:
+                continue
+            if dry_run:
+                removed += len(garbage)
+                freed += sum(candidates[d] for d in garbage)
+                continue
+            async with self.store.unit() as uow:
+                await uow.mark_doomed(garbage, utcnow())
+            async with self.store.unit() as uow:
+                saved = await uow.referenced_blobs(garbage)
+                await uow.unmark_doomed(saved)
+            garbage -= saved
+            try:
+                for digest in sorted(garbage):
+                    await blobs.delete_blob(digest)
+                    removed += 1
+                    freed += candidates[digest]
+            finally:
+                async with self.store.unit() as uow:
+                    await uow.unmark_doomed(garbage)
+        manifests_removed, manifest_bytes = await self._sweep_manifests(blobs, cutoff, dry_run)
+        removed += manifests_removed
+        freed += manifest_bytes
+        log.info(
+            "garbage collected",
+            extra={"fields": {"blobs_removed": removed, "bytes_freed": freed, "dry_run": dry_run}},
+        )
+        return GarbageReport(removed, freed)
+
+    async def _sweep_manifests(self, blobs: ObjectStore, cutoff: datetime, dry_run: bool) -> tuple[int, int]:
+        """Manifest objects of publishes that stored theirs and then failed to commit."""
+        sizes: dict[str, int] = {}
+        async for info in blobs.iter_objects(MANIFEST_PREFIX):
+            if info.last_modified is not None and _before(info.last_modified, cutoff):
+                sizes[digest_of_key(info.key)] = info.size
+        if not sizes:
+            return 0, 0
+        async with self.store.unit() as uow:
+            orphans = set(sizes) - await uow.referenced_blobs(list(sizes))
+        if not dry_run:
+            for digest in orphans:
+                await blobs.delete_object(manifest_key(digest))
+        return len(orphans), sum(sizes[d] for d in orphans)
+
+    # --- demo data ------------------------------------------------------------------------------
+
+    async def load_demo(
+        self, *, owner: str, scenario: Scenario, name: str = "", seed: int = 0, publish: bool = False
+    ) -> tuple[DatasetView, VersionRecord | None]:
+        """Generated files go through the same ingest path as any upload, then split and published."""
+        with tempfile.TemporaryDirectory(prefix="mlops-demo-") as directory:
+            demo = await asyncio.to_thread(generate_demo, scenario, Path(directory), seed)
+            view = await self.create_dataset(
+                owner=owner,
+                name=name or demo.name,
+                scenario=scenario,
+                description=demo.description,
+                tags=demo.tags,
+            )
+            dataset_id = view.dataset.dataset_id
+            streams = [file.path.open("rb") for file in demo.files]
+            try:
+                await self.ingest(
+                    dataset_id, [UploadFile(f.spec, s) for f, s in zip(demo.files, streams, strict=True)]
+                )
+            finally:
+                for stream in streams:
+                    stream.close()
+        await self.split(dataset_id, demo.ratios, demo.seed)
+        version = None
+        if publish:
+            version = await self.publish(dataset_id, author=owner, message=f"demo dataset (seed {seed})")
+        return await self.get_dataset(dataset_id), version
+
+
+def _read_all(
+    files: Sequence[UploadFile], scenario: Scenario, limits: IngestLimits
+) -> Iterator[IngestedSample]:
+    for upload in files:
+        yield from read_upload(upload.stream, scenario=scenario, spec=upload.spec, limits=limits)
+
+
+def _next_batch(samples: Iterator[IngestedSample]) -> list[IngestedSample]:
+    """Runs in a worker thread: reading, hashing and validating is the CPU-heavy part of an upload."""
+    return list(itertools.islice(samples, _BATCH))
+
+
+def _size_of(stream: IO[bytes]) -> int:
+    position = stream.tell()
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(position)
+    return size
+
+
+async def _touch(uow: DatasetUnit, dataset_id: str, now: datetime) -> None:
+    dataset = await uow.get_dataset(dataset_id)
+    await uow.save_dataset(dataset.update(now=now))
+
+
+def _before(moment: datetime, cutoff: datetime) -> bool:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=cutoff.tzinfo)
+    return moment < cutoff
+
+
+def _chunked(values: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -1,0 +1,15 @@
+"""The dataset service's persistence: one contract (base), one SQL implementation (sql)."""
+
+from .base import DatasetStore, DatasetUnit
+from .records import DatasetQuery, Page, VersionRecord
+from .sql import SqlDatasetStore, SqlDatasetUnit
+
+__all__ = [
+    "DatasetQuery",
+    "DatasetStore",
+    "DatasetUnit",
+    "Page",
+    "SqlDatasetStore",
+    "SqlDatasetUnit",
+    "VersionRecord",
+]

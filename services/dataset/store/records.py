@@ -1,0 +1,48 @@
+"""What the store hands back besides domain objects: version summaries, pages, listing filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from ..domain import Scenario, VersionState
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """A published version without its entries: what lists and events need, cheap to load."""
+
+    dataset_id: str
+    number: int
+    scenario: Scenario
+    state: VersionState
+    manifest_digest: str
+    author: str
+    message: str
+    created_at: datetime
+    sample_count: int
+    total_bytes: int
+    counts_per_purpose: dict[str, int]
+    counts_per_label: dict[str, int]
+    used_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatasetQuery:
+    """ListDatasets' filter; empty fields do not filter."""
+
+    scenario: Scenario | None = None
+    owner: str = ""
+    tag: str = ""
+    name_contains: str = ""
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    # Offset of the next page, or None on the last one.
+    next_offset: int | None = None

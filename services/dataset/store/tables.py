@@ -1,0 +1,141 @@
+"""The dataset service's own tables. The kernel's (outbox, inbox, audit log) come from its branch.
+
+A version's manifest lives twice, on purpose: as the canonical JSON blob in the object store (its
+SHA-256 is the manifest digest, so anyone holding the digest can fetch and verify it) and as rows of
+`version_entries`, which the service pages, filters, diffs and restores from without reading S3.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from mlops.kernel.tables import NAMING_CONVENTION
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_id", String(32), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("scenario", String(32), nullable=False),
+    Column("owner", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Numbers are never reused, even after a version is deleted.
+    Column("latest_version", Integer, nullable=False),
+)
+Index("ix_datasets_scenario", datasets.c.scenario)
+Index("ix_datasets_owner", datasets.c.owner)
+
+samples = Table(
+    "samples",
+    metadata,
+    Column("sample_id", String(32), primary_key=True),
+    Column("dataset_id", String(32), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    # The class label copied out of the annotation so filters need no JSON functions.
+    Column("label", String(128), nullable=False),
+    Column("annotation", JSON(none_as_null=True), nullable=True),
+    Column("metadata", JSON, nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(["dataset_id"], ["datasets.dataset_id"], ondelete="CASCADE"),
+    UniqueConstraint("dataset_id", "name", name="uq_samples_dataset_name"),
+)
+Index("ix_samples_sha256", samples.c.sha256)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("dataset_id", String(32), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("scenario", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("manifest_digest", String(64), nullable=False),
+    Column("author", String(255), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sample_count", BigInteger, nullable=False),
+    Column("total_bytes", BigInteger, nullable=False),
+    Column("counts_per_purpose", JSON, nullable=False),
+    Column("counts_per_label", JSON, nullable=False),
+    # The unique (dataset_id, number) that makes concurrent publishes yield exactly one version.
+    PrimaryKeyConstraint("dataset_id", "number", name="pk_versions"),
+    ForeignKeyConstraint(["dataset_id"], ["datasets.dataset_id"], ondelete="CASCADE"),
+)
+Index("ix_versions_manifest_digest", versions.c.manifest_digest)
+
+version_entries = Table(
+    "version_entries",
+    metadata,
+    Column("dataset_id", String(32), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("label", String(128), nullable=False),
+    Column("annotation", JSON(none_as_null=True), nullable=True),
+    Column("metadata", JSON, nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("dataset_id", "number", "name", name="pk_version_entries"),
+    ForeignKeyConstraint(
+        ["dataset_id", "number"], ["versions.dataset_id", "versions.number"], ondelete="CASCADE"
+    ),
+)
+Index("ix_version_entries_sha256", version_entries.c.sha256)
+
+version_users = Table(
+    "version_users",
+    metadata,
+    Column("dataset_id", String(32), nullable=False),
+    Column("number", Integer, nullable=False),
+    # "run:<id>" or "model:<name>/v<n>"; learned from other services' events.
+    Column("user", String(255), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("dataset_id", "number", "user", name="pk_version_users"),
+)
+
+# Blobs an upload or publish is about to reference: the collector keeps them even before the rows
+# that reference them commit.
+pending_blobs = Table(
+    "pending_blobs",
+    metadata,
+    Column("reservation_id", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("reservation_id", "sha256", name="pk_pending_blobs"),
+)
+Index("ix_pending_blobs_sha256", pending_blobs.c.sha256)
+
+# Blobs a collection is deleting right now: an upload that needs one of them backs off.
+doomed_blobs = Table(
+    "doomed_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("marked_at", DateTime(timezone=True), nullable=False),
+)
+
+ALL_TABLES = [datasets, samples, versions, version_entries, version_users, pending_blobs, doomed_blobs]
