@@ -208,6 +208,8 @@ def plan_stack(settings: StackSettings, previous: StackInfo | None = None) -> St
         "MLOPS_S3__SECRET_KEY": s3.secret_key,
         "MLOPS_S3__BUCKET": s3.bucket,
         "MLOPS_IDENTITY_ADDRESS": identity_address,
+        # Every process can reach every service (training asks dataset, registry asks training, ...).
+        **{f"MLOPS_{svc.upper()}_ADDRESS": f"{HOST}:{ports[svc]}" for svc in SERVICES},
         "MLOPS_LOG_JSON": "true",
     }
 
@@ -227,7 +229,6 @@ def plan_stack(settings: StackSettings, previous: StackInfo | None = None) -> St
                 "MLOPS_HTTP_PORT": str(ports["gateway"]),
                 "MLOPS_METRICS_PORT": str(ports["gateway_metrics"]),
                 "MLOPS_DATABASE_URL": database_urls["gateway"],
-                **{f"MLOPS_{svc.upper()}_ADDRESS": f"{HOST}:{ports[svc]}" for svc in SERVICES},
             },
             metrics=metrics_url("gateway"),
             startup_probe=f"grpc-health:{identity_address} && tcp:{HOST}:{ports['gateway']}",

@@ -66,9 +66,15 @@ def _resource_of(request: Any) -> str:
     parts = [
         f"{descriptor.name}={value}"
         for descriptor, value in fields()
-        if isinstance(value, str) and (descriptor.name.endswith("_id") or descriptor.name == "name")
+        if isinstance(value, str | int)
+        and not isinstance(value, bool)
+        and (descriptor.name.endswith("_id") or descriptor.name in _RESOURCE_FIELDS)
     ]
     return " ".join(parts)
+
+
+# Request fields that name what a call acts on, besides any `*_id`.
+_RESOURCE_FIELDS = frozenset({"name", "model", "number", "version", "alias", "deployment"})
 
 
 class _Call:
