@@ -93,7 +93,8 @@ class DurableConsumer:
         self.dead_lettered = 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._fetching = False
+        # True while a message is being handled: only then does stop() wait instead of cancelling.
+        self._handling = False
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._last_prune: float | None = None
 
@@ -131,11 +132,11 @@ class DurableConsumer:
         task, self._task = self._task, None
         if task is None:
             return
-        if self._fetching:
+        if not self._handling:
+            # Fetching, binding or backing off: nothing to lose by cancelling now.
             task.cancel()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.stop_timeout)
-        except TimeoutError:
+        _, pending = await asyncio.wait({task}, timeout=self.stop_timeout)
+        if pending:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
@@ -192,18 +193,20 @@ class DurableConsumer:
             for message in messages:
                 if self._stopping:
                     return
+                self._handling = True
                 try:
                     await self.handle(message)
                 except Exception:
                     # An ack or nak lost with the connection: the message comes back after ack_wait.
                     log.exception("handling a message failed", extra={"fields": {"consumer": self.name}})
+                finally:
+                    self._handling = False
 
     async def _next_batch(self) -> list[Msg]:
         """The next messages; empty when the long poll ended without any."""
         if self._subscription is None:
             await self._bind()
         assert self._subscription is not None
-        self._fetching = True
         try:
             return await self._subscription.fetch(self.batch_size, timeout=self.fetch_timeout)
         except TimeoutError:
@@ -213,8 +216,6 @@ class DurableConsumer:
             # 408: the server expired the pull request; 409: it ended it (a leader change).
             if exc.code not in (408, 409):
                 raise
-        finally:
-            self._fetching = False
         await self._prune_if_due()
         return []
 
