@@ -37,6 +37,14 @@ class Sample:
     media_type: str = "application/octet-stream"
 
 
+UNDECLARED_MEDIA_TYPE = "application/octet-stream"
+
+
+def media_essence(media_type: str) -> str:
+    """'text/plain; charset=utf-8' -> 'text/plain': parameters do not change what a reader accepts."""
+    return media_type.split(";")[0].strip().lower()
+
+
 @dataclass(frozen=True)
 class DatasetFormat:
     """What an algorithm expects of a dataset version; shown to users and checked by the reader."""
@@ -167,12 +175,21 @@ class Algorithm(ABC):
         """Named parameter sets; at least 'quick' (tests, demos) and 'default'."""
 
     def read_dataset(self, samples: Sequence[Sample]) -> DatasetSplits:
-        """Check annotations against the dataset format and split samples by purpose, in an order that
-        does not depend on storage."""
+        """Check media types and annotations against the dataset format and split samples by purpose,
+        in an order that does not depend on storage."""
         import jsonschema
 
         validator = jsonschema.Draft202012Validator(self.dataset_format.annotation_schema)
+        accepted = {media_essence(t) for t in self.dataset_format.media_types}
         for sample in samples:
+            essence = media_essence(sample.media_type)
+            # The Sample default (octet-stream) means "not declared": only declared types are checked.
+            if accepted and essence != UNDECLARED_MEDIA_TYPE and essence not in accepted:
+                raise InvalidArgument(
+                    f"sample {sample.key}: media type {sample.media_type} is not one this algorithm reads "
+                    f"({', '.join(self.dataset_format.media_types)})",
+                    field="dataset",
+                )
             error = jsonschema.exceptions.best_match(validator.iter_errors(sample.annotation))
             if error is not None:
                 raise InvalidArgument(f"sample {sample.key}: annotation {error.message}", field="dataset")

@@ -29,7 +29,7 @@ def read(data: bytes, scenario: Scenario, spec: UploadSpec, limits: IngestLimits
     ("scenario", "fmt"),
     [
         (Scenario.ANOMALY_DETECTION, UploadFormat.JSONL),
-        (Scenario.TIME_SERIES_FORECASTING, UploadFormat.FILE),
+        (Scenario.TIME_SERIES_FORECASTING, UploadFormat.IMAGE_ARCHIVE),
         (Scenario.TEXT_CLASSIFICATION, UploadFormat.IMAGE_ARCHIVE),
         (Scenario.IMAGE_CLASSIFICATION, UploadFormat.CSV),
         (Scenario.LOG_CLUSTERING, UploadFormat.COCO_JSON),

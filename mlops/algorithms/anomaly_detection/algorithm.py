@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +27,7 @@ from mlops.algorithms.bundle import ModelBundle
 from mlops.algorithms.metrics import best_f1_threshold, binary_f1, roc_auc, roc_curve
 from mlops.algorithms.predictor import OnnxBackend, TorchBackend
 from mlops.algorithms.runtime import export_onnx, resolve_device, seed_everything, torch_generator
+from mlops.algorithms.series import MEDIA_TYPE, SeriesTable, read_series_csv
 from mlops.kernel.errors import InvalidArgument
 
 
@@ -38,14 +38,14 @@ class AnomalyDetection(Algorithm):
     title = "Anomaly detection (window autoencoder)"
     description = "Learns what normal metric windows look like; scores each point by reconstruction error."
     dataset_format = DatasetFormat(
-        media_types=("application/json",),
-        annotation="optional per-point labels: {'anomalies': [0 or 1 per time step]}",
-        annotation_schema={
-            "type": ["object", "null"],
-            "properties": {"anomalies": {"type": "array", "items": {"enum": [0, 1]}}},
-        },
-        notes="Content is JSON {'metrics': [names], 'values': [[one value per metric] per time step]}. "
-        "Labels on validation samples calibrate the threshold; without them a score quantile is used.",
+        media_types=(MEDIA_TYPE,),
+        annotation="none: per-point labels, when there are any, are the series' label column",
+        annotation_schema={"type": "null"},
+        notes="One monitored service (or machine) per sample: a series CSV as the dataset service stores "
+        "an uploaded series file (upload format file): 'timestamp', one column per metric (the same "
+        "metrics in every sample), optional 'label' per row (0/normal or empty = normal, anything else "
+        "anomalous). Labels on validation series calibrate the threshold (without them a score quantile "
+        "is used); labels on testing series give F1 and ROC-AUC.",
     )
     quality_bars = (QualityBar("f1", minimum=0.80), QualityBar("roc_auc", minimum=0.90))
 
@@ -105,10 +105,10 @@ class AnomalyDetection(Algorithm):
         return {"quick": {"epochs": 3, "hidden": 32}, "default": {}}
 
     def example_input(self) -> Any:
-        return json.loads(service_metrics(series_count=1)[0].content)["values"][:64]
+        return [list(row) for row in _table(service_metrics(series_count=1)[0]).rows[:64]]
 
     def sample_input(self, sample: Sample) -> Any:
-        return json.loads(sample.content)["values"]
+        return [list(row) for row in _table(sample).rows]
 
     def demo_dataset(self, seed: int = 0) -> list[Sample]:
         return service_metrics(seed)
@@ -130,7 +130,14 @@ class AnomalyDetection(Algorithm):
         if not splits.training or not splits.testing or not splits.validation:
             raise InvalidArgument("needs samples labelled training, validation and testing", field="dataset")
         window = params["window"]
-        names = json.loads(splits.training[0].content)["metrics"]
+        names = list(_table(splits.training[0]).columns)
+        for sample in splits.training + splits.validation + splits.testing:
+            if list(_table(sample).columns) != names:
+                raise InvalidArgument(
+                    f"sample {sample.key}: metrics {list(_table(sample).columns)}, expected {names} as in "
+                    f"{splits.training[0].key}",
+                    field="dataset",
+                )
         train_series = [self._series(s, len(names), window) for s in splits.training]
         stacked = np.concatenate([series for series, _ in train_series])
         state: dict[str, Any] = {
@@ -208,9 +215,9 @@ class AnomalyDetection(Algorithm):
 
     @staticmethod
     def _series(sample: Sample, metrics: int, window: int) -> tuple[np.ndarray, np.ndarray | None]:
-        series = processing.parse_series(json.loads(sample.content)["values"], metrics, window)
-        annotation = sample.annotation or {}
-        labels = annotation.get("anomalies") if isinstance(annotation, dict) else None
+        table = _table(sample)
+        series = processing.parse_series([list(row) for row in table.rows], metrics, window)
+        labels = table.anomaly_flags()
         return series, None if labels is None else np.asarray(labels, dtype=np.int64)
 
     @staticmethod
@@ -245,11 +252,15 @@ class AnomalyDetection(Algorithm):
         return history, False, best
 
 
+def _table(sample: Sample) -> SeriesTable:
+    return read_series_csv(sample.content, where=f"sample {sample.key}")
+
+
 def _labels(samples: list[Sample]) -> np.ndarray | None:
     parts = []
     for sample in samples:
-        annotation = sample.annotation if isinstance(sample.annotation, dict) else {}
-        if "anomalies" not in annotation:
+        flags = _table(sample).anomaly_flags()
+        if flags is None:
             return None
-        parts.append(np.asarray(annotation["anomalies"], dtype=np.int64))
+        parts.append(np.asarray(flags, dtype=np.int64))
     return np.concatenate(parts)

@@ -1,16 +1,23 @@
 """Demo data: service metrics (CPU, memory, latency, error rate) every 15 minutes over five days, with
-injected incidents: spikes, level shifts, stuck or dropped metrics and broken correlations."""
+injected incidents: spikes, level shifts, stuck or dropped metrics and broken correlations.
+
+One monitored service is one series CSV (`mlops.algorithms.series`) with a 0/1 label column: exactly
+what the dataset service stores for an uploaded series file. The dataset service's demo writes these
+files as uploads."""
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from mlops.algorithms.base import Purpose, Sample
+from mlops.algorithms.series import MEDIA_TYPE, write_series_csv
 
 METRICS = ["cpu_percent", "memory_percent", "latency_ms", "error_rate"]
 _DAY = 96
+_START = datetime(2026, 1, 1, tzinfo=UTC)
+_STEP = timedelta(minutes=15)
 
 
 def _normal_series(rng: np.random.Generator, length: int) -> np.ndarray:
@@ -56,14 +63,19 @@ def service_metrics(seed: int = 0, series_count: int = 30, length: int = 5 * _DA
         purpose = (
             Purpose.TRAINING if fraction < 0.6 else Purpose.VALIDATION if fraction < 0.75 else Purpose.TESTING
         )
-        content = {"metrics": METRICS, "values": np.round(series, 3).tolist()}
+        content = write_series_csv(
+            [_START + _STEP * step for step in range(length)],
+            METRICS,
+            np.round(series, 3).tolist(),
+            labels=[str(flag) for flag in labels.tolist()],
+        )
         samples.append(
             Sample(
-                key=f"service-{index:03d}.json",
-                content=json.dumps(content).encode(),
-                annotation={"anomalies": labels.tolist()},
+                key=f"service-{index:03d}.csv",
+                content=content,
+                annotation=None,
                 purpose=purpose,
-                media_type="application/json",
+                media_type=MEDIA_TYPE,
             )
         )
     return samples

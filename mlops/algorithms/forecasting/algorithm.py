@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +26,7 @@ from mlops.algorithms.forecasting import processing
 from mlops.algorithms.forecasting.demo import electricity_demand
 from mlops.algorithms.predictor import OnnxBackend, TorchBackend
 from mlops.algorithms.runtime import export_onnx, resolve_device, seed_everything, torch_generator
+from mlops.algorithms.series import MEDIA_TYPE, read_series_csv
 from mlops.kernel.errors import InvalidArgument
 
 
@@ -37,11 +37,13 @@ class Forecasting(Algorithm):
     title = "Time-series forecasting (N-Linear)"
     description = "Forecasts the next values of a series from its recent past, with a prediction interval."
     dataset_format = DatasetFormat(
-        media_types=("application/json",),
-        annotation="none",
-        annotation_schema={"type": ["null", "object"]},
-        notes="Content is JSON {'values': [numbers, oldest first]} at a regular interval. Each series is "
-        "one sample; testing series are forecast at rolling origins over their last quarter.",
+        media_types=(MEDIA_TYPE,),
+        annotation="none: the values to forecast are the series' target column",
+        annotation_schema={"type": "null"},
+        notes="One series (a site, a product) per sample: a series CSV as the dataset service stores an "
+        "uploaded series file (upload format file): 'timestamp', oldest first at a regular interval, and "
+        "'target', the value forecast (other numeric columns are kept but not used). Testing series are "
+        "forecast at rolling origins over their last quarter, so no future value reaches the model.",
         requires_purposes=(),
     )
     # mase here: MAE of the forecast / MAE of the seasonal naive forecast, both on held-out horizons.
@@ -95,10 +97,13 @@ class Forecasting(Algorithm):
         return {"quick": {"epochs": 2, "lookback": 48}, "default": {}}
 
     def example_input(self) -> Any:
-        return json.loads(electricity_demand(sites=1, weeks=2)[0].content)["values"][-200:]
+        return self.sample_input(electricity_demand(sites=1, weeks=2)[0])[-200:]
 
     def sample_input(self, sample: Sample) -> Any:
-        return json.loads(sample.content)["values"]
+        table = read_series_csv(sample.content, where=f"sample {sample.key}")
+        if table.target is None:
+            raise InvalidArgument(f"sample {sample.key}: the series has no 'target' column", field="dataset")
+        return list(table.target)
 
     def demo_dataset(self, seed: int = 0) -> list[Sample]:
         return electricity_demand(seed)

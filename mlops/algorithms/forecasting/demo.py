@@ -1,15 +1,20 @@
 """Demo data: hourly electricity demand of several sites over ten weeks, with daily and weekly cycles,
-weather-driven swings, holidays and noise."""
+weather-driven swings, holidays and noise.
+
+One site is one series CSV (`mlops.algorithms.series`: timestamp, target), exactly what the dataset
+service stores for an uploaded series file; the dataset service's demo writes these files as uploads."""
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from mlops.algorithms.base import Purpose, Sample
+from mlops.algorithms.series import MEDIA_TYPE, write_series_csv
 
 _DAY, _WEEK = 24, 168
+_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: the weekly cycle's weekend falls on Saturday
 
 
 def demand_series(rng: np.random.Generator, length: int) -> np.ndarray:
@@ -39,11 +44,16 @@ def electricity_demand(seed: int = 0, sites: int = 12, weeks: int = 10) -> list[
         )
         samples.append(
             Sample(
-                key=f"site-{index:03d}.json",
-                content=json.dumps({"values": np.round(values, 3).tolist(), "frequency": "1h"}).encode(),
+                key=f"site-{index:03d}.csv",
+                content=write_series_csv(
+                    [_START + timedelta(hours=hour) for hour in range(len(values))],
+                    [],
+                    [[] for _ in values],
+                    target=np.round(values, 3).tolist(),
+                ),
                 annotation=None,
                 purpose=purpose,
-                media_type="application/json",
+                media_type=MEDIA_TYPE,
             )
         )
     return samples

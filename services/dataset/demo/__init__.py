@@ -1,6 +1,8 @@
 """Small realistic datasets made by code, one per scenario, written in the formats uploads use.
 
-A demo load goes through the same `read_upload` validation as any user's upload.
+The data comes from the algorithm catalog's demo generators (`mlops/algorithms/<scenario>/demo.py`),
+so there is one generator per scenario and the stored samples are what the algorithms train on. A demo
+load goes through the same `read_upload` validation as any user's upload.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from .limits import GiB, IngestLimits, KiB, MiB
 from .media import ImageInfo, inspect_image
 from .names import safe_relative_path
 from .records import IngestedSample
-from .tabular import CsvOptions, read_csv
+from .series import SERIES_SCENARIOS, read_series_file
+from .tabular import CsvOptions, CsvRecord, read_csv, read_csv_records
 from .text import read_jsonl, read_log_lines
 from .upload import (
     FORMATS_BY_SCENARIO,
@@ -24,10 +25,12 @@ from .upload import (
 
 __all__ = [
     "FORMATS_BY_SCENARIO",
+    "SERIES_SCENARIOS",
     "ArchiveMember",
     "CocoAnnotations",
     "CocoImage",
     "CsvOptions",
+    "CsvRecord",
     "GiB",
     "ImageInfo",
     "IngestLimits",
@@ -47,10 +50,12 @@ __all__ = [
     "read_coco_archive",
     "read_coco_json",
     "read_csv",
+    "read_csv_records",
     "read_image_file",
     "read_image_folder",
     "read_jsonl",
     "read_log_lines",
+    "read_series_file",
     "read_upload",
     "safe_relative_path",
     "validate_upload",

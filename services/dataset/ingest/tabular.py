@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO
@@ -46,7 +46,7 @@ class CsvOptions:
 
 
 @dataclass(frozen=True)
-class _Layout:
+class CsvLayout:
     columns: tuple[str, ...]
     name: int | None
     label: int | None
@@ -54,6 +54,19 @@ class _Layout:
     purpose: int | None
     timestamp: int | None
     features: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CsvRecord:
+    """One validated data row: where it is, its numeric features and its reserved cells."""
+
+    row: int
+    where: str
+    name: str
+    features: dict[str, float]
+    annotation: Annotation
+    purpose: Purpose | None
+    observed_at: datetime | None
 
 
 def read_csv(
@@ -64,6 +77,30 @@ def read_csv(
     limits: IngestLimits,
     options: CsvOptions | None = None,
 ) -> Iterator[IngestedSample]:
+    for record in read_csv_records(
+        stream, file_name=file_name, scenario=scenario, limits=limits, options=options
+    ):
+        yield sample_from(
+            content_of(canonical_json(record.features)),
+            name=record.name,
+            media_type=JSON,
+            source=record.where,
+            annotation=record.annotation,
+            purpose=record.purpose,
+            observed_at=record.observed_at,
+        )
+
+
+def read_csv_records(
+    stream: IO[bytes],
+    *,
+    file_name: str,
+    scenario: Scenario,
+    limits: IngestLimits,
+    options: CsvOptions | None = None,
+    layout_check: Callable[[CsvLayout], None] | None = None,
+) -> Iterator[CsvRecord]:
+    """Validated rows of a tabular or time-series CSV; `layout_check` may refuse the header's layout."""
     options = options or CsvOptions()
     if scenario not in (Scenario.ANOMALY_DETECTION, Scenario.TIME_SERIES_FORECASTING):
         raise InvalidArgument(f"{file_name}: CSV is for tabular and time-series datasets", field="format")
@@ -73,6 +110,8 @@ def read_csv(
         if not header or not any(cell.strip() for cell in header):
             raise InvalidArgument(f"{file_name}: empty CSV, expected a header row", field="file")
         layout = _layout(header, file_name, scenario, options)
+        if layout_check is not None:
+            layout_check(layout)
         seen: dict[str, int] = {}
         count = 0
         for cells in rows:
@@ -82,14 +121,14 @@ def read_csv(
             count += 1
             if count > limits.max_records:
                 raise InvalidArgument(f"{file_name}: more than {limits.max_records} rows", field="file")
-            sample = _sample(cells, row, count, layout, file_name, scenario)
-            if sample.name in seen:
+            record = _record(cells, row, count, layout, file_name)
+            if record.name in seen:
                 raise InvalidArgument(
-                    f"{file_name} row {row}: name {sample.name!r} repeats row {seen[sample.name]}",
+                    f"{file_name} row {row}: name {record.name!r} repeats row {seen[record.name]}",
                     field="file",
                 )
-            seen[sample.name] = row
-            yield sample
+            seen[record.name] = row
+            yield record
     except csv.Error as exc:
         raise InvalidArgument(
             f"{file_name} row {rows.line_num}: malformed CSV: {exc}", field="file"
@@ -121,7 +160,7 @@ def _lines(stream: IO[bytes], file_name: str, limits: IngestLimits) -> Iterator[
             ) from None
 
 
-def _layout(header: list[str], file_name: str, scenario: Scenario, options: CsvOptions) -> _Layout:
+def _layout(header: list[str], file_name: str, scenario: Scenario, options: CsvOptions) -> CsvLayout:
     columns = tuple(cell.strip() for cell in header)
     lowered = [c.lower() for c in columns]
     for index, column in enumerate(columns):
@@ -139,7 +178,7 @@ def _layout(header: list[str], file_name: str, scenario: Scenario, options: CsvO
         return None
 
     stamp_names = (options.timestamp_column,) if options.timestamp_column else TIMESTAMP_COLUMNS
-    layout = _Layout(
+    layout = CsvLayout(
         columns=columns,
         name=find(*options.name_columns),
         label=find(options.label_column),
@@ -171,12 +210,10 @@ def _layout(header: list[str], file_name: str, scenario: Scenario, options: CsvO
             raise InvalidArgument(
                 f"{file_name} row 1: no feature columns besides the reserved ones", field="file"
             )
-    return _Layout(**{**layout.__dict__, "features": features})
+    return CsvLayout(**{**layout.__dict__, "features": features})
 
 
-def _sample(
-    cells: list[str], row: int, index: int, layout: _Layout, file_name: str, scenario: Scenario
-) -> IngestedSample:
+def _record(cells: list[str], row: int, index: int, layout: CsvLayout, file_name: str) -> CsvRecord:
     where = f"{file_name} row {row}"
     if len(cells) != len(layout.columns):
         raise InvalidArgument(
@@ -200,16 +237,7 @@ def _sample(
         observed_at = parse_timestamp(
             cells[layout.timestamp], where=f"{where}, column {layout.columns[layout.timestamp]!r}"
         )
-    content = content_of(canonical_json(features))
-    return sample_from(
-        content,
-        name=name,
-        media_type=JSON,
-        source=where,
-        annotation=annotation,
-        purpose=purpose,
-        observed_at=observed_at,
-    )
+    return CsvRecord(row, where, name, features, annotation, purpose, observed_at)
 
 
 def _is_number(text: str) -> bool:

@@ -27,6 +27,7 @@ from .limits import IngestLimits
 from .media import TEXT
 from .names import safe_relative_path
 from .records import IngestedSample, capture, chunks_of, sample_from
+from .series import SERIES_SCENARIOS, read_series_file
 from .tabular import CsvOptions, read_csv
 from .text import read_jsonl, read_log_lines
 
@@ -43,8 +44,9 @@ class UploadFormat(StrEnum):
 
 
 FORMATS_BY_SCENARIO: dict[Scenario, tuple[UploadFormat, ...]] = {
-    Scenario.ANOMALY_DETECTION: (UploadFormat.CSV,),
-    Scenario.TIME_SERIES_FORECASTING: (UploadFormat.CSV,),
+    # CSV: a sample per row; FILE: the whole file is one series, the form the algorithms train on.
+    Scenario.ANOMALY_DETECTION: (UploadFormat.CSV, UploadFormat.FILE),
+    Scenario.TIME_SERIES_FORECASTING: (UploadFormat.CSV, UploadFormat.FILE),
     Scenario.LOG_CLUSTERING: (UploadFormat.LOG_LINES, UploadFormat.JSONL, UploadFormat.FILE),
     Scenario.TEXT_CLASSIFICATION: (UploadFormat.JSONL, UploadFormat.FILE),
     Scenario.IMAGE_CLASSIFICATION: (UploadFormat.IMAGE_ARCHIVE, UploadFormat.FILE),
@@ -173,6 +175,24 @@ def _samples(
             return read_coco_archive(stream, file_name=file_name, limits=limits)
         case UploadFormat.FILE if scenario in (Scenario.IMAGE_CLASSIFICATION, Scenario.OBJECT_DETECTION):
             return read_image_file(stream, file_name=file_name, media_type=spec.media_type, limits=limits)
+        case UploadFormat.FILE if scenario in SERIES_SCENARIOS:
+            if spec.default_annotation is not None:
+                raise InvalidArgument(
+                    f"{file_name}: a series file is annotated by its own label or target column",
+                    field="default_annotation",
+                )
+            return iter(
+                [
+                    read_series_file(
+                        stream,
+                        file_name=file_name,
+                        scenario=scenario,
+                        media_type=spec.media_type,
+                        limits=limits,
+                        options=spec.csv,
+                    )
+                ]
+            )
         case UploadFormat.FILE:
             return _read_text_file(stream, file_name, spec.media_type, limits)
     raise InvalidArgument(f"{file_name}: unknown upload format {spec.format!r}", field="format")
