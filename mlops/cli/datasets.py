@@ -53,6 +53,9 @@ _BY_SUFFIX = {
     ".tgz": "image_archive",
     ".gz": "image_archive",
 }
+_SERIES_SCENARIOS = frozenset(
+    {common_pb2.SCENARIO_ANOMALY_DETECTION, common_pb2.SCENARIO_TIME_SERIES_FORECASTING}
+)
 _PURPOSES = {
     "training": pb.PURPOSE_TRAINING,
     "validation": pb.PURPOSE_VALIDATION,
@@ -274,7 +277,9 @@ def _upload_parts(
 ) -> Iterator[pb.UploadSamplesRequest]:
     task = progress.add_task("uploading", total=sum(f.stat().st_size for f in files))
     for index, path in enumerate(files):
-        fmt = header["format"] or _FORMATS[_BY_SUFFIX.get(path.suffix.lower(), "file")]
+        suffix = path.suffix.lower()
+        guessed = "file" if header["series"] and suffix == ".csv" else _BY_SUFFIX.get(suffix, "file")
+        fmt = header["format"] or _FORMATS[guessed]
         head = pb.UploadHeader(
             dataset_id=dataset_id,
             format=fmt,
@@ -319,6 +324,8 @@ def upload(
             "purpose": _purpose(purpose),
             "label": label,
             "media_type": media_type,
+            # A CSV for a time-series scenario is one series, i.e. one sample (docs/algorithms.md).
+            "series": target.scenario in _SERIES_SCENARIOS,
         }
         columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, console=console, transient=True, disable=as_json) as progress:
