@@ -58,7 +58,7 @@ async def test_serving_worker_speaks_kserve_v2_over_grpc(serving_worker: Serving
         assert (metadata.name, metadata.version, list(metadata.extensions)) == (
             "mlops",
             mlops.__version__,
-            [],
+            ["binary_tensor_data"],
         )
         assert not (await stub.ModelReady(pb.ModelReadyRequest(name="absent"))).ready
         for call, request in (

@@ -14,10 +14,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from starlette.types import ASGIApp
 
 from mlops.api.inference import grpc_service_pb2_grpc as pb_grpc
+from mlops.kernel.identity_client import TokenVerifier
 from mlops.kernel.logging import configure_logging
+from services.serving.inference.auth import InvokeAuthorizer
+from services.serving.inference.handler import InferenceHandler
+from services.serving.inference.metrics import InferenceMetrics
+from services.serving.worker.control import ControlPlaneLink, worker_description
 from services.serving.worker.grpc_servicer import InferenceServicer
-from services.serving.worker.metrics import InferenceMetrics
-from services.serving.worker.model_host import EmptyModelHost, ModelHost
+from services.serving.worker.model_host import ModelHost, OnnxModelHost
+from services.serving.worker.replica import Batching, ModelSpec
 from services.serving.worker.rest import rest_app
 from services.serving.worker.settings import ServingWorkerSettings
 
@@ -39,10 +44,50 @@ def _http_server(app: ASGIApp, host: str, port: int) -> _EmbeddedServer:
     return _EmbeddedServer(config)
 
 
-async def serve(settings: ServingWorkerSettings, host: ModelHost, stop: asyncio.Event) -> None:
-    metrics = InferenceMetrics()
-    server = grpc.aio.server()
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(host, metrics), server)
+def authorizer_from(settings: ServingWorkerSettings) -> InvokeAuthorizer:
+    if not settings.inference_auth:
+        logger.warning("inference authentication is off: every model answers anyone")
+        return InvokeAuthorizer(None)
+    return InvokeAuthorizer(TokenVerifier(settings.identity_address))
+
+
+def startup_models(settings: ServingWorkerSettings) -> list[ModelSpec]:
+    batching = Batching(settings.inference_max_batch_size, settings.inference_max_queue_delay_us / 1e6)
+    specs = []
+    for item in filter(None, (part.strip() for part in settings.inference_models.split(","))):
+        name, _, bundle = item.partition("=")
+        specs.append(
+            ModelSpec(
+                name=name,
+                bundle=bundle,
+                public=settings.inference_public_models,
+                device=settings.inference_device,
+                threads=settings.inference_model_threads or None,
+                batching=batching,
+            )
+        )
+    return specs
+
+
+async def serve(
+    settings: ServingWorkerSettings,
+    host: ModelHost,
+    stop: asyncio.Event,
+    *,
+    authorizer: InvokeAuthorizer | None = None,
+    metrics: InferenceMetrics | None = None,
+) -> None:
+    metrics = metrics or InferenceMetrics()
+    authorizer = authorizer or authorizer_from(settings)
+    handler = InferenceHandler(
+        host, authorizer, metrics, max_request_bytes=settings.inference_max_request_bytes
+    )
+    # gRPC's own limit sits above ours, so an oversize request gets our INVALID_ARGUMENT with the reason.
+    limit = 2 * settings.inference_max_request_bytes + 1024 * 1024
+    server = grpc.aio.server(
+        options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)]
+    )
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(handler), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     address = f"{settings.inference_host}:{settings.inference_grpc_port}"
@@ -51,7 +96,7 @@ async def serve(settings: ServingWorkerSettings, host: ModelHost, stop: asyncio.
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
 
     http_servers = [
-        _http_server(rest_app(host), settings.inference_host, settings.inference_rest_port),
+        _http_server(rest_app(handler), settings.inference_host, settings.inference_rest_port),
         _http_server(metrics.asgi_app(), settings.inference_host, settings.inference_metrics_port),
     ]
     tasks = [asyncio.create_task(s.serve()) for s in http_servers]
@@ -75,6 +120,8 @@ async def serve(settings: ServingWorkerSettings, host: ModelHost, stop: asyncio.
     await server.stop(grace=5)
     await asyncio.gather(*tasks, return_exceptions=True)
     stopped.cancel()
+    if authorizer.verifier is not None:
+        await authorizer.verifier.close()
 
 
 async def _run(settings: ServingWorkerSettings) -> None:
@@ -82,10 +129,35 @@ async def _run(settings: ServingWorkerSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(settings, EmptyModelHost(), stop)
+    host = OnnxModelHost(pool_threads=settings.inference_pool_threads)
+    for spec in startup_models(settings):
+        status = await host.load(spec)
+        if status.state != "ready":
+            logger.error("model %s failed to load: %s", spec.name, status.reason)
+    link_task = None
+    if settings.serving_control_address:
+        link = ControlPlaneLink(
+            host,
+            settings.serving_control_address,
+            worker_description(settings),
+            device=settings.inference_device,
+            token=settings.service_token.get_secret_value() if settings.service_token else None,
+        )
+        link_task = asyncio.create_task(link.run(stop))
+    try:
+        await serve(settings, host, stop)
+    finally:
+        if link_task is not None:
+            await link_task
+        await host.close()
 
 
 def main() -> None:
     settings = ServingWorkerSettings()
     configure_logging("serving-worker", settings.log_level, settings.log_json)
-    asyncio.run(_run(settings))
+    if settings.inference_uvloop:
+        import uvloop
+
+        uvloop.run(_run(settings))
+    else:
+        asyncio.run(_run(settings))

@@ -1,0 +1,131 @@
+"""The worker's side of the control plane: register, heartbeat with replica reports, host what the
+answer assigns (`OnnxModelHost.reconcile`). Loading happens between heartbeats, so a slow load delays
+the next report but never the data plane."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+
+import grpc
+import psutil
+
+from mlops.algorithms.runtime import cuda_driver_present
+from mlops.api.serving.v1 import serving_pb2 as pb
+from mlops.api.serving.v1 import serving_pb2_grpc as pb_grpc
+from mlops.kernel.grpcx.client import open_channel
+from services.serving.worker.bundles import BLOB_PREFIX
+from services.serving.worker.model_host import ModelStatus, OnnxModelHost
+from services.serving.worker.replica import Batching, ModelSpec
+from services.serving.worker.settings import ServingWorkerSettings
+
+logger = logging.getLogger(__name__)
+
+_STATES = {
+    "loading": pb.REPLICA_STATE_LOADING,
+    "ready": pb.REPLICA_STATE_READY,
+    "failed": pb.REPLICA_STATE_FAILED,
+}
+
+
+def worker_description(settings: ServingWorkerSettings) -> pb.Worker:
+    """What the control plane places replicas by: pool, capacity and the providers this worker has."""
+    import onnxruntime
+
+    providers = [
+        p
+        for p in onnxruntime.get_available_providers()
+        # onnxruntime-gpu lists CUDA even where no driver is.
+        if p != "CUDAExecutionProvider" or cuda_driver_present()
+    ]
+    gpu = settings.worker_pool == "gpu"
+    return pb.Worker(
+        id=settings.worker_id or socket.gethostname(),
+        pool=pb.POOL_GPU if gpu else pb.POOL_CPU,
+        address=f"{settings.inference_host}:{settings.inference_grpc_port}",
+        memory_bytes=psutil.virtual_memory().total,
+        threads=os.cpu_count() or 1,
+        gpu_capacity=1.0 if gpu else 0.0,
+        providers=providers,
+    )
+
+
+def spec_from_assignment(assignment: pb.ReplicaAssignment, *, device: str) -> ModelSpec:
+    """A replica assignment in the host's terms. The model's name is the deployment's, its version the
+    revision number. (ReplicaAssignment carries no `public` flag yet: assigned models need a token.)"""
+    bundle = assignment.bundle
+    return ModelSpec(
+        name=assignment.deployment,
+        bundle=f"{BLOB_PREFIX}{bundle.sha256}" if bundle.sha256 else bundle.uri,
+        version=str(assignment.revision),
+        replica_id=assignment.replica_id,
+        device=device,
+        threads=assignment.resources.threads or None,
+        batching=Batching(
+            assignment.batching.max_batch_size, assignment.batching.max_queue_delay_us / 1_000_000
+        ),
+    )
+
+
+def report_of(status: ModelStatus) -> pb.ReplicaReport:
+    return pb.ReplicaReport(
+        replica_id=status.replica_id,
+        state=_STATES.get(status.state, pb.REPLICA_STATE_UNSPECIFIED),
+        reason=status.reason,
+        provider=status.provider,
+    )
+
+
+class ControlPlaneLink:
+    def __init__(
+        self,
+        host: OnnxModelHost,
+        control_address: str,
+        worker: pb.Worker,
+        *,
+        device: str = "auto",
+        token: str | None = None,
+        retry_seconds: float = 2.0,
+    ) -> None:
+        self.host = host
+        self.control_address = control_address
+        self.worker = worker
+        self.device = device
+        self.token = token
+        self.retry_seconds = retry_seconds
+
+    async def run(self, stop: asyncio.Event) -> None:
+        channel = open_channel(self.control_address, token=self.token)
+        registry = pb_grpc.WorkerRegistryStub(channel)
+        interval = 0.0
+        try:
+            while not stop.is_set():
+                try:
+                    if not interval:
+                        reply = await registry.RegisterWorker(pb.RegisterWorkerRequest(worker=self.worker))
+                        interval = max(reply.heartbeat_interval_seconds, 1)
+                        logger.info("registered with the control plane at %s", self.control_address)
+                    await self.heartbeat(registry)
+                    wait = interval
+                except grpc.aio.AioRpcError as error:
+                    logger.warning("control plane %s: %s", self.control_address, error.code().name)
+                    if error.code() == grpc.StatusCode.NOT_FOUND:
+                        interval = 0.0  # the control plane forgot us: register again
+                    wait = self.retry_seconds
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)
+        finally:
+            await channel.close()
+
+    async def heartbeat(self, registry: pb_grpc.WorkerRegistryStub) -> None:
+        reply = await registry.Heartbeat(
+            pb.HeartbeatRequest(
+                worker_id=self.worker.id,
+                replicas=[report_of(s) for s in self.host.statuses()],
+                memory_used_bytes=psutil.Process(os.getpid()).memory_info().rss,
+            )
+        )
+        await self.host.reconcile(spec_from_assignment(a, device=self.device) for a in reply.assignments)
