@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from typing import Any
+
 from celery import Celery
 from kombu import Queue
 
@@ -13,9 +17,19 @@ QUEUES = ("cpu", "gpu")
 VISIBILITY_TIMEOUT_SECONDS = 24 * 3600
 
 
+def current_worker_id() -> str:
+    """MLOPS_WORKER_ID, or host and process id: the name a worker holds run leases under."""
+    return os.environ.get("MLOPS_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}"
+
+
 def create_celery_app(settings: KernelSettings | None = None) -> Celery:
     settings = settings or KernelSettings()
     app = Celery("mlops.training", broker=settings.redis_url, backend=settings.redis_url)
+    # Separates platforms (or test runs) sharing one Redis: every key and queue gets the prefix.
+    key_prefix = getattr(settings, "celery_key_prefix", "")
+    transport_options: dict[str, Any] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
+    if key_prefix:
+        transport_options["global_keyprefix"] = key_prefix
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="cpu",
@@ -24,8 +38,8 @@ def create_celery_app(settings: KernelSettings | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
-        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        broker_transport_options=transport_options,
+        result_backend_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         result_serializer="json",
@@ -39,5 +53,17 @@ def create_celery_app(settings: KernelSettings | None = None) -> Celery:
     @app.task(name="mlops.ping")
     def ping() -> str:
         return "pong"
+
+    # The run record owns the state: a task that finds its run already taken, finished or cancelled
+    # does nothing, so a redelivered or duplicated task is harmless.
+    @app.task(name="mlops.train_run", bind=True, max_retries=None, acks_late=True)
+    def train_run(self: Any, run_id: str) -> str:
+        from services.training.execution import execute_run
+
+        outcome = execute_run(run_id, current_worker_id())
+        if outcome.retry_after_seconds:
+            # The pool is at its limit of running runs: wait in the broker, not in the worker.
+            raise self.retry(countdown=outcome.retry_after_seconds)
+        return outcome.status
 
     return app

@@ -23,8 +23,14 @@ _READS = [
     "CompareRuns",
 ]
 _RUNS = ["StartRun", "StopRun", "RetryRun", "ReproduceRun"]
+# Called by training workers; the servicer also insists on the service role.
+_WORKERS = ["ClaimRun", "ReportProgress", "CompleteRun"]
 
 PERMISSIONS: dict[str, Permission] = {
     **{_SERVICE + name: Permission.TRAINING_READ for name in _READS},
     **{_SERVICE + name: Permission.TRAINING_RUN for name in _RUNS},
+    **{_SERVICE + name: Permission.TRAINING_OPERATE for name in _WORKERS},
 }
+
+# Progress reports arrive every second from every running worker: authorised, not audited.
+UNAUDITED = [_SERVICE + "ReportProgress"]

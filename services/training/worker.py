@@ -34,6 +34,8 @@ class TrainingWorkerSettings(KernelSettings):
     # solo: the task runs in the worker process itself (one process, the least memory);
     # prefork: each task in a child process, for isolation from crashing trainers.
     worker_celery_pool: str = "solo"
+    # Must equal the training service's (see celery_app).
+    celery_key_prefix: str = ""
 
 
 def heartbeat_key(worker_id: str) -> str:
@@ -89,6 +91,8 @@ def worker_argv(settings: TrainingWorkerSettings, worker_id: str) -> list[str]:
 
 def run_worker(app: Celery, settings: TrainingWorkerSettings) -> None:
     worker_id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+    # The task reads it to name the holder of the run leases it takes.
+    os.environ["MLOPS_WORKER_ID"] = worker_id
     heartbeat = Heartbeat(settings.redis_url, worker_id, settings.worker_pool)
 
     def _on_ready(**_: object) -> None:

@@ -344,3 +344,80 @@ class CompareRunsResponse(_message.Message):
     parameters: _containers.RepeatedCompositeFieldContainer[ParameterComparison]
     metrics: _containers.RepeatedCompositeFieldContainer[MetricSeries]
     def __init__(self, runs: _Optional[_Iterable[_Union[Run, _Mapping]]] = ..., parameters: _Optional[_Iterable[_Union[ParameterComparison, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[MetricSeries, _Mapping]]] = ...) -> None: ...
+
+class ClaimRunRequest(_message.Message):
+    __slots__ = ("run_id", "worker", "lease_seconds")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    worker: str
+    lease_seconds: int
+    def __init__(self, run_id: _Optional[str] = ..., worker: _Optional[str] = ..., lease_seconds: _Optional[int] = ...) -> None: ...
+
+class ClaimRunResponse(_message.Message):
+    __slots__ = ("granted", "run", "reason", "retry_after_seconds")
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    granted: bool
+    run: Run
+    reason: str
+    retry_after_seconds: float
+    def __init__(self, granted: _Optional[bool] = ..., run: _Optional[_Union[Run, _Mapping]] = ..., reason: _Optional[str] = ..., retry_after_seconds: _Optional[float] = ...) -> None: ...
+
+class MetricSample(_message.Message):
+    __slots__ = ("key", "step", "value", "at")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    step: int
+    value: float
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, key: _Optional[str] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReportProgressRequest(_message.Message):
+    __slots__ = ("run_id", "worker", "metrics", "logs")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    worker: str
+    metrics: _containers.RepeatedCompositeFieldContainer[MetricSample]
+    logs: _containers.RepeatedCompositeFieldContainer[LogLine]
+    def __init__(self, run_id: _Optional[str] = ..., worker: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[MetricSample, _Mapping]]] = ..., logs: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ...) -> None: ...
+
+class ReportProgressResponse(_message.Message):
+    __slots__ = ("stop_requested", "lease_lost")
+    STOP_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    LEASE_LOST_FIELD_NUMBER: _ClassVar[int]
+    stop_requested: bool
+    lease_lost: bool
+    def __init__(self, stop_requested: _Optional[bool] = ..., lease_lost: _Optional[bool] = ...) -> None: ...
+
+class CompleteRunRequest(_message.Message):
+    __slots__ = ("run_id", "worker", "status", "summary_metrics", "artifacts", "failure_reason")
+    class SummaryMetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_METRICS_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    worker: str
+    status: RunStatus
+    summary_metrics: _containers.ScalarMap[str, float]
+    artifacts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ArtifactRef]
+    failure_reason: str
+    def __init__(self, run_id: _Optional[str] = ..., worker: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., summary_metrics: _Optional[_Mapping[str, float]] = ..., artifacts: _Optional[_Iterable[_Union[_common_pb2.ArtifactRef, _Mapping]]] = ..., failure_reason: _Optional[str] = ...) -> None: ...

@@ -104,6 +104,21 @@ class TrainingServiceStub:
                 request_serializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.CompareRunsRequest.SerializeToString,
                 response_deserializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.CompareRunsResponse.FromString,
                 _registered_method=True)
+        self.ClaimRun = channel.unary_unary(
+                '/mlops.training.v1.TrainingService/ClaimRun',
+                request_serializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ClaimRunRequest.SerializeToString,
+                response_deserializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ClaimRunResponse.FromString,
+                _registered_method=True)
+        self.ReportProgress = channel.unary_unary(
+                '/mlops.training.v1.TrainingService/ReportProgress',
+                request_serializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ReportProgressRequest.SerializeToString,
+                response_deserializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ReportProgressResponse.FromString,
+                _registered_method=True)
+        self.CompleteRun = channel.unary_unary(
+                '/mlops.training.v1.TrainingService/CompleteRun',
+                request_serializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.CompleteRunRequest.SerializeToString,
+                response_deserializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.Run.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -195,6 +210,29 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClaimRun(self, request, context):
+        """Internal: called by training workers only (the service role). The service stays the owner of
+        its database; workers report through these.
+        Takes the run's lease and marks it running; refused while another worker holds the lease.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportProgress(self, request, context):
+        """Metrics and log lines in batches; renews the lease and answers whether a stop was requested.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteRun(self, request, context):
+        """The final status, summary metrics and artifacts; releases the lease.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -267,6 +305,21 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.CompareRuns,
                     request_deserializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.CompareRunsRequest.FromString,
                     response_serializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.CompareRunsResponse.SerializeToString,
+            ),
+            'ClaimRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimRun,
+                    request_deserializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ClaimRunRequest.FromString,
+                    response_serializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ClaimRunResponse.SerializeToString,
+            ),
+            'ReportProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportProgress,
+                    request_deserializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ReportProgressRequest.FromString,
+                    response_serializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ReportProgressResponse.SerializeToString,
+            ),
+            'CompleteRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteRun,
+                    request_deserializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.CompleteRunRequest.FromString,
+                    response_serializer=mlops_dot_api_dot_training_dot_v1_dot_training__pb2.Run.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -647,6 +700,87 @@ class TrainingService:
             '/mlops.training.v1.TrainingService/CompareRuns',
             mlops_dot_api_dot_training_dot_v1_dot_training__pb2.CompareRunsRequest.SerializeToString,
             mlops_dot_api_dot_training_dot_v1_dot_training__pb2.CompareRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlops.training.v1.TrainingService/ClaimRun',
+            mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ClaimRunRequest.SerializeToString,
+            mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ClaimRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlops.training.v1.TrainingService/ReportProgress',
+            mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ReportProgressRequest.SerializeToString,
+            mlops_dot_api_dot_training_dot_v1_dot_training__pb2.ReportProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlops.training.v1.TrainingService/CompleteRun',
+            mlops_dot_api_dot_training_dot_v1_dot_training__pb2.CompleteRunRequest.SerializeToString,
+            mlops_dot_api_dot_training_dot_v1_dot_training__pb2.Run.FromString,
             options,
             channel_credentials,
             insecure,
