@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlops.cli import datasets, models, runs, stack, tokens
+from mlops.cli import datasets, deployments, models, runs, stack, tokens
 
 app = typer.Typer(no_args_is_help=True, help="The MLOps platform's command line.")
 stack.register(app)
@@ -13,6 +13,7 @@ app.add_typer(datasets.app, name="datasets", help="Datasets, samples and version
 app.add_typer(runs.app, name="runs", help="Training runs: start, follow, stop, compare, download.")
 app.add_typer(runs.algorithms_app, name="algorithms", help="The installed training algorithms.")
 app.add_typer(models.app, name="models", help="The model registry: versions, cards, stages, approvals.")
+app.add_typer(deployments.app, name="deployments", help="Serving: deploy, scale, update, traffic, rollback.")
 
 if __name__ == "__main__":
     app()

@@ -277,6 +277,8 @@ def plan_stack(settings: StackSettings, previous: StackInfo | None = None) -> St
                 "MLOPS_INFERENCE_GRPC_PORT": str(ports["inference_grpc"]),
                 "MLOPS_INFERENCE_METRICS_PORT": str(ports["inference_metrics"]),
                 "MLOPS_WORKER_ID": "embedded-serving-1",
+                # Registers with the serving control plane, which assigns it the deployments to host.
+                "MLOPS_SERVING_CONTROL_ADDRESS": f"{HOST}:{ports['serving']}",
             },
             metrics=f"http://{HOST}:{ports['inference_metrics']}/metrics",
         )

@@ -6,6 +6,8 @@ adapter maps once (gRPC status, HTTP status).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
+logger = logging.getLogger(__name__)
+
 
 class InferenceHandler:
     def __init__(
@@ -45,6 +49,8 @@ class InferenceHandler:
         self.authorizer = authorizer
         self.metrics = metrics
         self.max_request_bytes = max_request_bytes
+        # Shadow calls in flight: held so they are not collected before they finish.
+        self._mirrors: set[asyncio.Task[None]] = set()
 
     # -- health and metadata ------------------------------------------------------------------------
     def live(self) -> bool:
@@ -83,11 +89,14 @@ class InferenceHandler:
     async def infer(self, request: InferenceRequest, protocol: str) -> InferenceResponse:
         started = time.perf_counter()
         code = "OK"
+        # Metrics go under the name of the replica that answered: a canary's apart from the stable's.
+        served = request.model_name
         try:
             replica = self.host.replica(request.model_name, request.model_version)
             if not replica.spec.public and self.authorizer.verifier is not None:
                 await self.authorizer.authorize(False, request.authorization)
                 replica = self.host.replica(request.model_name, request.model_version)
+            served = replica.spec.name
             inputs = self._checked_inputs(replica, request.inputs)
             # No await between the lookup and `enter`: a swap cannot close this replica under us.
             replica.enter()
@@ -95,7 +104,8 @@ class InferenceHandler:
                 outputs, stats = await replica.runner.submit(inputs)
             finally:
                 replica.leave()
-            self.metrics.observe_run(request.model_name, stats.batch_rows, stats.queue_seconds)
+            self.metrics.observe_run(served, stats.batch_rows, stats.queue_seconds)
+            self._mirror(request.model_name, inputs, outputs, protocol)
             return InferenceResponse(
                 model_name=request.model_name,
                 model_version=replica.spec.version,
@@ -109,7 +119,7 @@ class InferenceHandler:
             code = "INTERNAL"
             raise
         finally:
-            self.metrics.observe(protocol, "infer", request.model_name, code, time.perf_counter() - started)
+            self.metrics.observe(protocol, "infer", served, code, time.perf_counter() - started)
 
     async def predict(
         self, name: str, version: str, instances: Sequence[Any], authorization: str | None, protocol: str
@@ -144,6 +154,39 @@ class InferenceHandler:
             raise
         finally:
             self.metrics.observe(protocol, "predict", name, code, time.perf_counter() - started)
+
+    def _mirror(
+        self, name: str, inputs: dict[str, np.ndarray], answered: dict[str, np.ndarray], protocol: str
+    ) -> None:
+        """A copy of the request to the deployment's shadow, if it has one; its answer is only compared."""
+        shadow = self.host.shadow_of(name)
+        if shadow is not None:
+            task = asyncio.create_task(self._shadow_call(shadow, inputs, answered, protocol))
+            self._mirrors.add(task)
+            task.add_done_callback(self._mirrors.discard)
+
+    async def _shadow_call(
+        self, shadow: Replica, inputs: dict[str, np.ndarray], answered: dict[str, np.ndarray], protocol: str
+    ) -> None:
+        started = time.perf_counter()
+        # A shadow's "errors" are its failures and its disagreements with the answer given (MISMATCH).
+        code = "OK"
+        shadow.enter()
+        try:
+            outputs, stats = await shadow.runner.submit(inputs)
+            self.metrics.observe_run(shadow.spec.name, stats.batch_rows, stats.queue_seconds)
+            same = outputs.keys() == answered.keys() and all(
+                outputs[k].shape == answered[k].shape
+                and np.allclose(outputs[k], answered[k], rtol=1e-3, atol=1e-5)
+                for k in outputs
+            )
+            code = "OK" if same else "MISMATCH"
+        except Exception as error:
+            code = error.grpc_code_name if isinstance(error, DomainError) else "INTERNAL"
+            logger.debug("shadow %s failed: %s", shadow.spec.name, error)
+        finally:
+            shadow.leave()
+            self.metrics.observe(protocol, "shadow", shadow.spec.name, code, time.perf_counter() - started)
 
     async def _authorize(self, name: str, version: str, authorization: str | None) -> None:
         replica = self.host.replica(name, version)

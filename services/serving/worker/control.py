@@ -9,6 +9,8 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Iterable
+from dataclasses import replace
 
 import grpc
 import psutil
@@ -17,8 +19,9 @@ from mlops.algorithms.runtime import cuda_driver_present
 from mlops.api.serving.v1 import serving_pb2 as pb
 from mlops.api.serving.v1 import serving_pb2_grpc as pb_grpc
 from mlops.kernel.grpcx.client import open_channel
+from services.serving.inference.metrics import InferenceMetrics
 from services.serving.worker.bundles import BLOB_PREFIX
-from services.serving.worker.model_host import ModelStatus, OnnxModelHost
+from services.serving.worker.model_host import ModelStatus, OnnxModelHost, Route
 from services.serving.worker.replica import Batching, ModelSpec
 from services.serving.worker.settings import ServingWorkerSettings
 
@@ -31,6 +34,9 @@ _STATES = {
 }
 
 
+_NEEDS_CUDA = frozenset({"CUDAExecutionProvider", "TensorrtExecutionProvider"})
+
+
 def worker_description(settings: ServingWorkerSettings) -> pb.Worker:
     """What the control plane places replicas by: pool, capacity and the providers this worker has."""
     import onnxruntime
@@ -38,8 +44,8 @@ def worker_description(settings: ServingWorkerSettings) -> pb.Worker:
     providers = [
         p
         for p in onnxruntime.get_available_providers()
-        # onnxruntime-gpu lists CUDA even where no driver is.
-        if p != "CUDAExecutionProvider" or cuda_driver_present()
+        # onnxruntime-gpu lists CUDA (and TensorRT, built on it) even where no driver is.
+        if p not in _NEEDS_CUDA or cuda_driver_present()
     ]
     gpu = settings.worker_pool == "gpu"
     return pb.Worker(
@@ -54,20 +60,41 @@ def worker_description(settings: ServingWorkerSettings) -> pb.Worker:
 
 
 def spec_from_assignment(assignment: pb.ReplicaAssignment, *, device: str) -> ModelSpec:
-    """A replica assignment in the host's terms. The model's name is the deployment's, its version the
-    revision number. (ReplicaAssignment carries no `public` flag yet: assigned models need a token.)"""
+    """A replica assignment in the host's terms. The model's name is the deployment's (a canary's or
+    shadow's: `<deployment>@r<revision>`), its version the revision number; a public deployment answers
+    without a token."""
     bundle = assignment.bundle
     return ModelSpec(
-        name=assignment.deployment,
-        bundle=f"{BLOB_PREFIX}{bundle.sha256}" if bundle.sha256 else bundle.uri,
+        name=hosted_name(assignment),
+        # The uri where the registry recorded one (a run's bundle is an object, not a blob); else the blob.
+        bundle=bundle.uri or f"{BLOB_PREFIX}{bundle.sha256}",
         version=str(assignment.revision),
         replica_id=assignment.replica_id,
+        public=assignment.public,
         device=device,
         threads=assignment.resources.threads or None,
         batching=Batching(
             assignment.batching.max_batch_size, assignment.batching.max_queue_delay_us / 1_000_000
         ),
     )
+
+
+def hosted_name(assignment: pb.ReplicaAssignment) -> str:
+    if assignment.canary_weight or assignment.shadow:
+        return f"{assignment.deployment}@r{assignment.revision}"
+    return assignment.deployment
+
+
+def routes_of(assignments: Iterable[pb.ReplicaAssignment]) -> dict[str, Route]:
+    """Each deployment's split: the canary's name and weight, the shadow's name."""
+    routes: dict[str, Route] = {}
+    for a in assignments:
+        route = routes.get(a.deployment, Route())
+        if a.canary_weight:
+            routes[a.deployment] = replace(route, canary=hosted_name(a), weight=a.canary_weight)
+        elif a.shadow:
+            routes[a.deployment] = replace(route, shadow=hosted_name(a))
+    return routes
 
 
 def report_of(status: ModelStatus) -> pb.ReplicaReport:
@@ -89,6 +116,7 @@ class ControlPlaneLink:
         device: str = "auto",
         token: str | None = None,
         retry_seconds: float = 2.0,
+        metrics: InferenceMetrics | None = None,
     ) -> None:
         self.host = host
         self.control_address = control_address
@@ -96,6 +124,7 @@ class ControlPlaneLink:
         self.device = device
         self.token = token
         self.retry_seconds = retry_seconds
+        self.metrics = metrics
 
     async def run(self, stop: asyncio.Event) -> None:
         channel = open_channel(self.control_address, token=self.token)
@@ -126,6 +155,30 @@ class ControlPlaneLink:
                 worker_id=self.worker.id,
                 replicas=[report_of(s) for s in self.host.statuses()],
                 memory_used_bytes=psutil.Process(os.getpid()).memory_info().rss,
+                models=self.traffic(),
             )
         )
+        # Routes first: a canary not loaded yet, or just unassigned, leaves its share to the stable.
+        self.host.set_routes(routes_of(reply.assignments))
         await self.host.reconcile(spec_from_assignment(a, device=self.device) for a in reply.assignments)
+
+    def traffic(self) -> list[pb.DeploymentMetrics]:
+        """Totals per hosted model since this worker started: the control plane's idle flag, automatic
+        rollback and GetDeploymentMetrics read them."""
+        if self.metrics is None:
+            return []
+        reports = []
+        for name in self.host.names():
+            summary = self.metrics.summary(name)
+            reports.append(
+                pb.DeploymentMetrics(
+                    name=name,
+                    requests=summary.requests,
+                    errors=summary.errors,
+                    latency_p50_ms=summary.latency_p50_ms,
+                    latency_p99_ms=summary.latency_p99_ms,
+                    mean_batch_size=summary.mean_batch_size,
+                    mean_queue_time_ms=summary.mean_queue_time_ms,
+                )
+            )
+        return reports

@@ -16,9 +16,11 @@ from starlette.types import ASGIApp
 from mlops.api.inference import grpc_service_pb2_grpc as pb_grpc
 from mlops.kernel.identity_client import TokenVerifier
 from mlops.kernel.logging import configure_logging
+from mlops.kernel.objectstore import ObjectStore
 from services.serving.inference.auth import InvokeAuthorizer
 from services.serving.inference.handler import InferenceHandler
 from services.serving.inference.metrics import InferenceMetrics
+from services.serving.worker.bundles import BundleSource
 from services.serving.worker.control import ControlPlaneLink, worker_description
 from services.serving.worker.grpc_servicer import InferenceServicer
 from services.serving.worker.model_host import ModelHost, OnnxModelHost
@@ -129,12 +131,16 @@ async def _run(settings: ServingWorkerSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    host = OnnxModelHost(pool_threads=settings.inference_pool_threads)
+    # Assigned bundles come from the object store (ObjectStore connects only when first used).
+    source = BundleSource(ObjectStore(settings.s3))
+    host = OnnxModelHost(source=source, pool_threads=settings.inference_pool_threads)
     for spec in startup_models(settings):
         status = await host.load(spec)
         if status.state != "ready":
             logger.error("model %s failed to load: %s", spec.name, status.reason)
     link_task = None
+    # Shared with the control-plane link, which reports each model's traffic in its heartbeats.
+    metrics = InferenceMetrics()
     if settings.serving_control_address:
         link = ControlPlaneLink(
             host,
@@ -142,10 +148,11 @@ async def _run(settings: ServingWorkerSettings) -> None:
             worker_description(settings),
             device=settings.inference_device,
             token=settings.service_token.get_secret_value() if settings.service_token else None,
+            metrics=metrics,
         )
         link_task = asyncio.create_task(link.run(stop))
     try:
-        await serve(settings, host, stop)
+        await serve(settings, host, stop, metrics=metrics)
     finally:
         if link_task is not None:
             await link_task

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +48,16 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Route:
+    """How a deployment's requests split: `weight` percent to the canary, a copy of each to the shadow
+    (both hosted under names of their own, `<deployment>@r<revision>`)."""
+
+    canary: str = ""
+    weight: int = 0
+    shadow: str = ""
+
+
+@dataclass(frozen=True)
 class ModelStatus:
     name: str
     # loading, ready or failed; `serving_version` is what answers meanwhile (empty when nothing does).
@@ -72,6 +83,8 @@ class ModelHost(Protocol):
 
     def model_metadata(self, name: str, version: str = "") -> ModelMetadata: ...
 
+    def shadow_of(self, name: str) -> Replica | None: ...
+
 
 class OnnxModelHost:
     def __init__(
@@ -90,6 +103,7 @@ class OnnxModelHost:
         self._locks: dict[str, asyncio.Lock] = {}
         # The last spec that failed per name: a broken bundle is not retried on every heartbeat.
         self._failed: dict[str, ModelSpec] = {}
+        self._routes: dict[str, Route] = {}
 
     # -- the protocol's queries ---------------------------------------------------------------------
     def live(self) -> bool:
@@ -102,10 +116,30 @@ class OnnxModelHost:
         return ServerMetadata(name="mlops", version=mlops.__version__, extensions=("binary_tensor_data",))
 
     def replica(self, name: str, version: str = "") -> Replica:
+        route = self._routes.get(name)
+        if route is not None:
+            name = self._routed(name, version, route)
         replica = self._replicas.get(name)
         if replica is None or (version and version != replica.spec.version):
             raise ModelNotFound(name, version)
         return replica
+
+    def _routed(self, name: str, version: str, route: Route) -> str:
+        canary = self._replicas.get(route.canary)
+        if canary is None:
+            return name
+        if version:
+            # Asking for the canary's version by number reaches it directly.
+            return route.canary if version == canary.spec.version else name
+        return route.canary if random.random() * 100 < route.weight else name
+
+    def shadow_of(self, name: str) -> Replica | None:
+        route = self._routes.get(name)
+        return self._replicas.get(route.shadow) if route is not None and route.shadow else None
+
+    def set_routes(self, routes: dict[str, Route]) -> None:
+        """The control plane's traffic policy, per deployment name; replaced whole on each heartbeat."""
+        self._routes = routes
 
     def model_ready(self, name: str, version: str = "") -> bool:
         try:
@@ -180,7 +214,14 @@ class OnnxModelHost:
             await self.unload(name)
         for spec in wanted.values():
             current = self._replicas.get(spec.name)
-            if (current is not None and current.spec == spec) or self._failed.get(spec.name) == spec:
+            if current is not None and current.spec == spec:
+                # Back to what already serves (a rollback after a failed load): report it again.
+                if self._failed.pop(spec.name, None) is not None:
+                    self._status[spec.name] = ModelStatus(
+                        spec.name, "ready", spec.version, current.provider, "", spec.replica_id
+                    )
+                continue
+            if self._failed.get(spec.name) == spec:
                 continue
             await self.load(spec)
         return self.statuses()

@@ -343,30 +343,38 @@ class ReplicaReport(_message.Message):
     def __init__(self, replica_id: _Optional[str] = ..., state: _Optional[_Union[ReplicaState, str]] = ..., reason: _Optional[str] = ..., provider: _Optional[str] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("worker_id", "replicas", "memory_used_bytes")
+    __slots__ = ("worker_id", "replicas", "memory_used_bytes", "models")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     replicas: _containers.RepeatedCompositeFieldContainer[ReplicaReport]
     memory_used_bytes: int
-    def __init__(self, worker_id: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., memory_used_bytes: _Optional[int] = ...) -> None: ...
+    models: _containers.RepeatedCompositeFieldContainer[DeploymentMetrics]
+    def __init__(self, worker_id: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., memory_used_bytes: _Optional[int] = ..., models: _Optional[_Iterable[_Union[DeploymentMetrics, _Mapping]]] = ...) -> None: ...
 
 class ReplicaAssignment(_message.Message):
-    __slots__ = ("replica_id", "deployment", "revision", "bundle", "resources", "batching")
+    __slots__ = ("replica_id", "deployment", "revision", "bundle", "resources", "batching", "public", "canary_weight", "shadow")
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
     BATCHING_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    CANARY_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     deployment: str
     revision: int
     bundle: _common_pb2.ArtifactRef
     resources: Resources
     batching: Batching
-    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., revision: _Optional[int] = ..., bundle: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., batching: _Optional[_Union[Batching, _Mapping]] = ...) -> None: ...
+    public: bool
+    canary_weight: int
+    shadow: bool
+    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., revision: _Optional[int] = ..., bundle: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., batching: _Optional[_Union[Batching, _Mapping]] = ..., public: _Optional[bool] = ..., canary_weight: _Optional[int] = ..., shadow: _Optional[bool] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
     __slots__ = ("assignments",)
