@@ -44,9 +44,10 @@ from .domain import (
     relabel,
     utcnow,
 )
-from .download import ArchiveFormat, stream_archive
+from .download import ArchiveFormat, ArchivePolicy, stream_archive
 from .ingest import IngestedSample, IngestLimits, UploadSpec, close_all, read_upload
 from .manifests import MANIFEST_PREFIX, digest_of_key, manifest_key, save_manifest
+from .packs import build_pack, store_pack, sweep_packs
 from .settings import DatasetSettings
 from .store import DatasetQuery, DatasetStore, DatasetUnit, Page, VersionRecord
 
@@ -243,8 +244,23 @@ class DatasetService:
                     return info.created
 
             unique = {item.sha256: item for item in batch if item.sha256 not in stored}
-            created = await asyncio.gather(*(put(item) for item in unique.values()))
-            return sum(created)
+            packable = [
+                (item.sha256, item.data)
+                for item in unique.values()
+                # Not empty ones: S3 refuses an empty range.
+                if item.data and len(item.data) <= self.settings.pack_max_blob_bytes
+            ]
+            if len(packable) < self.settings.pack_min_blobs:
+                packable = []
+            if packable:
+                pack = await asyncio.to_thread(build_pack, packable)
+                async with limit:
+                    await store_pack(self.store, blobs, pack)
+            packed = {sha256 for sha256, _ in packable}
+            created = await asyncio.gather(
+                *(put(item) for item in unique.values() if item.sha256 not in packed)
+            )
+            return len(packed) + sum(created)
         finally:
             for item in batch:
                 item.close()
@@ -458,16 +474,25 @@ class DatasetService:
         async with self.store.unit() as uow:
             version = await uow.get_version(dataset_id, number)
             manifest = await uow.version_manifest(dataset_id, number)
+            packed = await uow.packed_locations({entry.sha256 for entry in manifest.entries})
         manifest_bytes = manifest.to_bytes()
         if manifest.digest() != version.manifest_digest:
             raise FailedPrecondition(f"version {number}'s entries no longer hash to its manifest digest")
+        settings = self.settings
+        policy = ArchivePolicy(
+            level=settings.download_compression_level,
+            deflate_max_ratio=settings.download_deflate_max_ratio,
+            window=settings.download_prefetch_window,
+            depth=settings.download_prefetch_depth,
+        )
         return stream_archive(
             blobs,
             manifest,
             manifest_bytes,
             archive_format,
-            chunk_size=self.settings.download_chunk_bytes,
-            level=self.settings.download_compression_level,
+            chunk_size=settings.download_chunk_bytes,
+            policy=policy,
+            packed=packed,
         )
 
     # --- retention ------------------------------------------------------------------------------
@@ -510,6 +535,9 @@ class DatasetService:
             finally:
                 async with self.store.unit() as uow:
                     await uow.unmark_doomed(garbage)
+        packs = await sweep_packs(self.store, blobs, cutoff, dry_run, utcnow())
+        removed += packs.removed_blobs
+        freed += packs.freed_bytes
         manifests_removed, manifest_bytes = await self._sweep_manifests(blobs, cutoff, dry_run)
         removed += manifests_removed
         freed += manifest_bytes

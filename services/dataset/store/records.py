@@ -46,3 +46,13 @@ class Page(Generic[T]):
     total: int
     # Offset of the next page, or None on the last one.
     next_offset: int | None = None
+
+
+@dataclass(frozen=True)
+class PackedBlob:
+    """One small blob inside a pack object: bytes [offset, offset + length) of the pack."""
+
+    sha256: str
+    offset: int
+    length: int
+    pack_key: str = ""

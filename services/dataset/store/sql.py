@@ -27,10 +27,11 @@ from ..domain import (
     annotation_to_json,
     label_of,
 )
-from .records import DatasetQuery, Page, VersionRecord
+from .records import DatasetQuery, PackedBlob, Page, VersionRecord
 from .tables import (
     datasets,
     doomed_blobs,
+    packed_blobs,
     pending_blobs,
     samples,
     version_entries,
@@ -576,6 +577,37 @@ class SqlDatasetUnit:
         result = await self.session.execute(delete(pending_blobs).where(pending_blobs.c.created_at < before))
         await self.session.execute(delete(doomed_blobs).where(doomed_blobs.c.marked_at < before))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # --- packs ----------------------------------------------------------------------------------
+
+    async def add_packed(self, pack_key: str, members: Iterable[PackedBlob]) -> None:
+        """Index a pack's members; a pack stored again (same content, same key) adds nothing."""
+        known = await self.pack_members(pack_key)
+        rows = [
+            {"sha256": m.sha256, "pack_key": pack_key, "offset": m.offset, "length": m.length}
+            for m in members
+            if m.sha256 not in known
+        ]
+        for chunk in _chunks(rows, _INSERT_CHUNK):
+            await self.session.execute(insert(packed_blobs), chunk)
+
+    async def packed_locations(self, digests: Collection[str]) -> dict[str, PackedBlob]:
+        """Where each packed digest among these can be read (one pack each; any would do)."""
+        found: dict[str, PackedBlob] = {}
+        for chunk in _chunks(digests, _IN_CHUNK):
+            rows = await self.session.execute(select(packed_blobs).where(packed_blobs.c.sha256.in_(chunk)))
+            for row in rows:
+                found[row.sha256] = PackedBlob(row.sha256, row.offset, row.length, row.pack_key)
+        return found
+
+    async def pack_members(self, pack_key: str) -> set[str]:
+        rows = await self.session.execute(
+            select(packed_blobs.c.sha256).where(packed_blobs.c.pack_key == pack_key)
+        )
+        return set(rows.scalars())
+
+    async def forget_pack(self, pack_key: str) -> None:
+        await self.session.execute(delete(packed_blobs).where(packed_blobs.c.pack_key == pack_key))
 
 
 class SqlDatasetStore:

@@ -139,3 +139,20 @@ doomed_blobs = Table(
 )
 
 ALL_TABLES = [datasets, samples, versions, version_entries, version_users, pending_blobs, doomed_blobs]
+
+# Where small blobs live when an upload packed them: a pack is one object holding many blobs back
+# to back (`packs/sha256/..`, content-addressed), read back with ranged GETs. A blob may sit in
+# several packs (stored again after its first pack became garbage); any of them serves it.
+packed_blobs = Table(
+    "packed_blobs",
+    metadata,
+    Column("sha256", String(64), nullable=False),
+    Column("pack_key", String(255), nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("length", BigInteger, nullable=False),
+    PrimaryKeyConstraint("sha256", "pack_key", name="pk_packed_blobs"),
+)
+Index("ix_packed_blobs_pack_key", packed_blobs.c.pack_key)
+
+# Created by migration ds0002 (ds0001 creates ALL_TABLES as they were then).
+PACK_TABLES = [packed_blobs]
