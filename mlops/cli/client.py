@@ -46,7 +46,8 @@ GatewayUrlOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
-console = Console()
+# Without a terminal (pipes, logs, CI) rich would squeeze tables into 80 columns and cut ids.
+console = Console() if Console().is_terminal else Console(width=200)
 err_console = Console(stderr=True)
 
 
