@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops.kernel.settings import S3Settings
-from mlops.stack.ports import pick_port, wait_for_port
+from mlops.stack.ports import pick_port, port_is_free, wait_for_port
 
 
 def executable(name: str) -> str:
@@ -187,7 +187,17 @@ class SeaweedS3Server(ManagedServer):
         taken.add(self.s3_port)
         self.ports = {"s3.port": self.s3_port}
         for flag in self.PORT_FLAGS:
-            self.ports[flag] = pick_port(preferred.get(flag, 0), taken)
+            if flag != "admin.port.grpc":
+                self.ports[flag] = pick_port(preferred.get(flag, 0), taken)
+        # weed mini's maintenance worker dials the admin server at its HTTP port + 10000 whatever
+        # -admin.port.grpc says; when nothing answers there it retries forever and keeps weed busy.
+        admin = self.ports["admin.port"]
+        while admin > 55535 or not port_is_free(admin + 10000) or admin + 10000 in taken:
+            taken.discard(admin)
+            admin = pick_port(0, taken)
+        self.ports["admin.port"] = admin
+        self.ports["admin.port.grpc"] = admin + 10000
+        taken.add(admin + 10000)
 
     def start(self, timeout: float = 30.0) -> None:
         """Start; when another process grabbed one of our ports between picking and binding, pick again."""
