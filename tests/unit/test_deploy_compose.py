@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,7 @@ def test_processes_get_the_environment_they_need(compose: dict[str, Any]) -> Non
         assert WORKER_ENV <= env.keys(), (name, WORKER_ENV - env.keys())
         assert env["MLOPS_WORKER_POOL"] == name.rsplit("-", 1)[1]
     for name in ("serving-worker-cpu", "serving-worker-gpu"):
-        assert services[name]["environment"]["MLOPS_SERVING_ADDRESS"] == "serving:50054"
+        assert services[name]["environment"]["MLOPS_SERVING_CONTROL_ADDRESS"] == "serving:50054"
 
 
 def test_one_database_per_service_is_created(compose: dict[str, Any]) -> None:
@@ -208,57 +209,111 @@ def test_dockerfile_builds_one_non_root_image() -> None:
             assert (ROOT / path).exists(), path
 
 
-# Variables the brief gives a process that its settings class does not declare yet; each is
-# ignored (extra="ignore") until the process reads it. Keep this list short and explained.
-PENDING_ENV = {
-    # The serving worker's pool and control-plane address (services/serving/worker/settings.py).
-    "serving-worker": {"MLOPS_WORKER_POOL", "MLOPS_SERVING_ADDRESS"},
+# Variables a process is given that its settings do not declare yet, by the module it runs; each is
+# ignored (extra="ignore") until the process reads it. Keep this short and explained.
+PENDING_ENV: dict[str, set[str]] = {}
+
+# Where each `<target>_address` setting must point; a new address setting needs an entry here.
+SERVICE_ADDRESSES = {
+    "identity": "gateway:50050",
+    **{name: f"{name}:{port}" for name, port in GRPC_PORTS.items()},
+    # The serving worker's link to the control plane's WorkerRegistry.
+    "serving_control": "serving:50054",
 }
 
 
-def settings_env_names(settings_class: type[BaseModel]) -> set[str]:
-    """Every MLOPS_* variable a pydantic-settings class reads, nested models with "__"."""
+def settings_env_names(*settings_classes: type[BaseModel]) -> set[str]:
+    """Every MLOPS_* variable pydantic-settings classes read, nested models with "__"."""
     names = set()
-    for field_name, field in settings_class.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            names |= {f"MLOPS_{field_name.upper()}__{sub.upper()}" for sub in annotation.model_fields}
-        else:
-            names.add(f"MLOPS_{field_name.upper()}")
+    for settings_class in settings_classes:
+        for field_name, field in settings_class.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                names |= {f"MLOPS_{field_name.upper()}__{sub.upper()}" for sub in annotation.model_fields}
+            else:
+                names.add(f"MLOPS_{field_name.upper()}")
     return names
 
 
-def process_settings() -> dict[str, type[BaseModel]]:
-    """The settings class of each kind of process, by the module it runs."""
+def process_settings() -> dict[str, tuple[type[BaseModel], ...]]:
+    """The settings classes each kind of process reads, by the module it runs."""
     from services.dataset.settings import DatasetSettings
     from services.gateway.settings import GatewaySettings
     from services.registry.settings import RegistrySettings
     from services.serving.settings import ServingSettings
     from services.serving.worker.settings import ServingWorkerSettings
+    from services.training.execution import ExecutionSettings
     from services.training.settings import TrainingSettings
     from services.training.worker import TrainingWorkerSettings
 
     return {
-        "services.gateway.main": GatewaySettings,
-        "services.dataset.main": DatasetSettings,
-        "services.training.main": TrainingSettings,
-        "services.registry.main": RegistrySettings,
-        "services.serving.main": ServingSettings,
-        "services.training.worker": TrainingWorkerSettings,
-        "services.serving.worker": ServingWorkerSettings,
+        "services.gateway.main": (GatewaySettings,),
+        "services.dataset.main": (DatasetSettings,),
+        "services.training.main": (TrainingSettings,),
+        "services.registry.main": (RegistrySettings,),
+        "services.serving.main": (ServingSettings,),
+        # The worker process itself, and each run it executes (services/training/execution.py).
+        "services.training.worker": (TrainingWorkerSettings, ExecutionSettings),
+        "services.serving.worker": (ServingWorkerSettings,),
     }
 
 
+def read_by_some_process() -> set[str]:
+    return set().union(*(settings_env_names(*classes) for classes in process_settings().values()))
+
+
 def unknown_env(module: str, env_names: set[str]) -> set[str]:
-    known = settings_env_names(process_settings()[module])
-    pending = PENDING_ENV.get("serving-worker", set()) if module == "services.serving.worker" else set()
-    return {n for n in env_names if n.startswith("MLOPS_")} - known - pending
+    known = settings_env_names(*process_settings()[module])
+    return {n for n in env_names if n.startswith("MLOPS_")} - known - PENDING_ENV.get(module, set())
+
+
+def address_errors(module: str, env: Mapping[str, Any], *, binds: Collection[str] = ()) -> list[str]:
+    """Every address setting the process reads is set, to its service's name and port.
+
+    `binds`: address settings the process listens on instead of dialling (the gateway's identity).
+    """
+    errors = []
+    for field_name in sorted(settings_env_names(*process_settings()[module])):
+        if not field_name.endswith("_ADDRESS") or field_name in binds:
+            continue
+        target = field_name.removeprefix("MLOPS_").removesuffix("_ADDRESS").lower()
+        if target not in SERVICE_ADDRESSES:
+            errors.append(f"{field_name}: no known service; add it to SERVICE_ADDRESSES")
+        elif env.get(field_name) != SERVICE_ADDRESSES[target]:
+            errors.append(f"{field_name}={env.get(field_name)!r}, want {SERVICE_ADDRESSES[target]!r}")
+    return errors
 
 
 def test_every_variable_set_is_a_setting_the_process_reads(compose: dict[str, Any]) -> None:
-    # A misspelt variable is silently ignored by pydantic-settings; catch it here instead.
+    # A misspelt variable is silently ignored by pydantic-settings; catch it here instead. The shared
+    # block reaches every process, so each of its keys must be read by at least one of them; what a
+    # service adds or overrides must be read by that service's process.
+    shared = compose["x-platform-env"]
+    assert set(shared) - read_by_some_process() == set()
     for name, service in compose["services"].items():
         command = service.get("command", [])
         if command[:2] != ["python", "-m"]:
             continue
-        assert unknown_env(command[2], set(service["environment"])) == set(), name
+        env = service["environment"]
+        own = {k for k, v in env.items() if k not in shared or shared[k] != v}
+        assert unknown_env(command[2], own) == set(), name
+
+
+def test_pending_variables_are_not_read_yet() -> None:
+    # Once a settings class declares a pending variable, it leaves PENDING_ENV.
+    for module, names in PENDING_ENV.items():
+        assert names & settings_env_names(*process_settings()[module]) == set(), module
+
+
+def test_every_address_a_process_dials_points_at_its_service(compose: dict[str, Any]) -> None:
+    shared = compose["x-platform-env"]
+    for name, address in SERVICE_ADDRESSES.items():
+        if name != "serving_control":
+            assert shared[f"MLOPS_{name.upper()}_ADDRESS"] == address
+    for name, service in compose["services"].items():
+        command = service.get("command", [])
+        if command[:2] != ["python", "-m"]:
+            continue
+        assert shared.keys() <= service["environment"].keys(), name
+        binds = {"MLOPS_IDENTITY_ADDRESS"} if name == "gateway" else set()
+        assert address_errors(command[2], service["environment"], binds=binds) == [], name

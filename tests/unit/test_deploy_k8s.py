@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.training.celery_app import QUEUES
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy/k8s"
 KUBERNETES_VERSION = "1.33"
@@ -25,7 +27,7 @@ def manifest_files() -> list[Path]:
 
 
 def objects() -> list[dict[str, Any]]:
-    found = []
+    found: list[dict[str, Any]] = []
     for path in manifest_files():
         found.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
     return found
@@ -150,8 +152,12 @@ def test_every_platform_process_is_deployed_with_probes() -> None:
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind("HorizontalPodAutoscaler").values()}
     assert serving_pools <= hpas
     assert {"training-worker-cpu", "training-worker-gpu"} <= deployments.keys()
+    # Pools the workers know: Celery queues for training, cpu or gpu for serving (a GPU type is a
+    # Deployment's node selector, not a pool of its own).
     for name in serving_pools | {"training-worker-cpu", "training-worker-gpu"}:
-        assert _env(deployments[name])["MLOPS_WORKER_POOL"] == name.split("-worker-", 1)[1]
+        pool = name.split("-worker-", 1)[1].split("-", 1)[0]
+        assert _env(deployments[name])["MLOPS_WORKER_POOL"] == pool, name
+    assert {"cpu", "gpu"} <= set(QUEUES)
 
 
 def test_gpu_workers_land_on_gpu_nodes() -> None:
@@ -185,16 +191,39 @@ def test_otel_collector_config_matches_compose() -> None:
     assert in_cluster == (ROOT / "deploy/otel-collector.yaml").read_text()
 
 
-def test_every_variable_set_is_a_setting_the_process_reads() -> None:
-    from tests.unit.test_deploy_compose import process_settings, settings_env_names, unknown_env
-
+def _platform_processes() -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(Deployment name, module, its container's own env, that env over the shared ConfigMap)."""
+    shared = by_kind("ConfigMap")["mlops-config"]["data"]
     for name, workload in by_kind("Deployment").items():
         container = workload["spec"]["template"]["spec"]["containers"][0]
         command = container.get("command", [])
         if command[:2] != ["python", "-m"]:
             continue
-        assert unknown_env(command[2], set(_env(workload))) == set(), name
+        from_config = any(
+            s.get("configMapRef", {}).get("name") == "mlops-config" for s in container.get("envFrom", [])
+        )
+        assert from_config, name
+        own = _env(workload)
+        yield name, command[2], own, shared | own
+
+
+def test_every_variable_set_is_a_setting_the_process_reads() -> None:
+    from tests.unit.test_deploy_compose import read_by_some_process, unknown_env
+
+    for name, module, own, _ in _platform_processes():
+        assert unknown_env(module, set(own)) == set(), name
     # The shared ConfigMap reaches every process; each key must be read by at least one of them.
-    read_somewhere = set().union(*(settings_env_names(cls) for cls in process_settings().values()))
     shared = set(by_kind("ConfigMap")["mlops-config"]["data"])
-    assert shared - read_somewhere == set()
+    assert shared - read_by_some_process() == set()
+
+
+def test_every_address_a_process_dials_points_at_its_service() -> None:
+    from tests.unit.test_deploy_compose import SERVICE_ADDRESSES, address_errors
+
+    services = by_kind("Service")
+    for address in SERVICE_ADDRESSES.values():
+        host, _, port = address.partition(":")
+        assert int(port) in {p["port"] for p in services[host]["spec"]["ports"]}, address
+    for name, module, _, env in _platform_processes():
+        binds = {"MLOPS_IDENTITY_ADDRESS"} if name == "gateway" else set()
+        assert address_errors(module, env, binds=binds) == [], name
