@@ -248,7 +248,6 @@ def plan_stack(settings: StackSettings, previous: StackInfo | None = None) -> St
                     "MLOPS_GRPC_PORT": str(ports[service]),
                     "MLOPS_METRICS_PORT": str(ports[f"{service}_metrics"]),
                     "MLOPS_DATABASE_URL": database_urls[service],
-                    "MLOPS_INFERENCE_GRPC_ADDRESS": f"{HOST}:{ports['inference_grpc']}",
                 },
                 metrics=metrics_url(service),
             )
