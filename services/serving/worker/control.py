@@ -51,7 +51,8 @@ def worker_description(settings: ServingWorkerSettings) -> pb.Worker:
     return pb.Worker(
         id=settings.worker_id or socket.gethostname(),
         pool=pb.POOL_GPU if gpu else pb.POOL_CPU,
-        address=f"{settings.inference_host}:{settings.inference_grpc_port}",
+        address=settings.inference_reachable_at
+        or f"{settings.inference_host}:{settings.inference_grpc_port}",
         memory_bytes=psutil.virtual_memory().total,
         threads=os.cpu_count() or 1,
         gpu_capacity=1.0 if gpu else 0.0,

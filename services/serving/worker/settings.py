@@ -11,6 +11,9 @@ class ServingWorkerSettings(KernelSettings):
     inference_rest_port: int = 8000
     inference_grpc_port: int = 8001
     inference_metrics_port: int = 8002
+    # host:port clients reach this worker's gRPC at, reported to the control plane; empty: the bind
+    # address (right on loopback; in a container set the pod or service address, not 0.0.0.0).
+    inference_reachable_at: str = ""
     worker_id: str = ""
     # Off only where every caller is trusted (the bench): then every model is public.
     inference_auth: bool = True
