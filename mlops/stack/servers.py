@@ -57,8 +57,12 @@ class ManagedServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path(), "ab")  # the child owns it for its lifetime
         self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=self.data_dir, start_new_session=True,
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.data_dir,
+            start_new_session=True,
         )
         log.close()
         if not self.wait_ready(timeout):
@@ -144,9 +148,25 @@ class RedisServer(ManagedServer):
 
     def command(self) -> list[str]:
         return [
-            executable("redis-server"), "--bind", self.host, "--port", str(self.port),
-            "--dir", str(self.data_dir), "--dbfilename", "redis.rdb", "--appendonly", "yes",
-            "--appendfilename", "redis.aof", "--save", "", "--protected-mode", "no", "--daemonize", "no",
+            executable("redis-server"),
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--dbfilename",
+            "redis.rdb",
+            "--appendonly",
+            "yes",
+            "--appendfilename",
+            "redis.aof",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+            "--daemonize",
+            "no",
         ]
 
     def ready_port(self) -> int:
@@ -172,8 +192,15 @@ class SeaweedS3Server(ManagedServer):
 
     # weed opens a gRPC port beside each HTTP one (at +10000 unless told): we name every one of them.
     PORT_FLAGS = (
-        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-        "filer.port.grpc", "s3.port.grpc", "admin.port", "admin.port.grpc",
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "s3.port.grpc",
+        "admin.port",
+        "admin.port.grpc",
     )
     START_ATTEMPTS = 3
 
@@ -233,11 +260,13 @@ class SeaweedS3Server(ManagedServer):
     def _write_identities(self) -> Path:
         path = self.data_dir / "identities.json"
         identities = {
-            "identities": [{
-                "name": "admin",
-                "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }]
+            "identities": [
+                {
+                    "name": "admin",
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
         }
         # The file holds the secret key: readable by us alone.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -255,19 +284,34 @@ class SeaweedS3Server(ManagedServer):
         (self.data_dir / "master").mkdir(parents=True, exist_ok=True)
         self._ports_file().write_text(json.dumps(self.ports))
         identities = self._write_identities()
-        limit = [] if not self.memory_limit_mib else [
-            executable("env"), f"GOMEMLIMIT={self.memory_limit_mib}MiB",
-        ]
+        limit = (
+            []
+            if not self.memory_limit_mib
+            else [
+                executable("env"),
+                f"GOMEMLIMIT={self.memory_limit_mib}MiB",
+            ]
+        )
         return [
-            *limit, executable("weed"), "mini", f"-dir={self.data_dir}", f"-s3.config={identities}",
-            f"-ip={self.host}", f"-ip.bind={self.host}",
+            *limit,
+            executable("weed"),
+            "mini",
+            f"-dir={self.data_dir}",
+            f"-s3.config={identities}",
+            f"-ip={self.host}",
+            f"-ip.bind={self.host}",
             # weed names the master's directory after its port unless told: a stable one survives new ports.
             f"-master.dir={self.data_dir / 'master'}",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
             # What the platform never uses costs memory and CPU: off.
-            "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-            "-master.telemetry=false", "-s3.autoCreateBucket=false",
-            *self._local_socket("s3"), *self._local_socket("filer"),
+            "-admin.ui=false",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+            "-s3.autoCreateBucket=false",
+            *self._local_socket("s3"),
+            *self._local_socket("filer"),
         ]
 
     def ready_port(self) -> int:
@@ -284,7 +328,10 @@ class SeaweedS3Server(ManagedServer):
         # Short timeouts and no retries: this loop is the retry.
         probe_http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=1, read=2), retries=False)
         client = Minio(
-            self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False,
+            self.endpoint,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=False,
             http_client=probe_http,
         )
         while time.monotonic() < deadline:

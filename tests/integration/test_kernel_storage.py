@@ -15,8 +15,15 @@ from mlops.kernel.db import Database, migrate, normalise_url
 
 def _audit_row() -> dict[str, object]:
     return {
-        "at": datetime.now(UTC), "service": "test", "actor": "alice", "role": "viewer", "action": "Create",
-        "resource": "x", "outcome": "ok", "detail": "", "trace_id": "",
+        "at": datetime.now(UTC),
+        "service": "test",
+        "actor": "alice",
+        "role": "viewer",
+        "action": "Create",
+        "resource": "x",
+        "outcome": "ok",
+        "detail": "",
+        "trace_id": "",
     }
 
 
