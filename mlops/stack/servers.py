@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlops.kernel.settings import S3Settings
 from mlops.stack.ports import pick_port, port_is_free, wait_for_port
@@ -339,7 +340,34 @@ class SeaweedS3Server(ManagedServer):
                 return False
             try:
                 client.bucket_exists(bucket_name="mlops-readiness-probe")
-                return True
+                break
             except Exception:  # any failure means "not yet"
                 time.sleep(0.2)
+        else:
+            return False
+        return self._wait_for_volumes(probe_http, deadline)
+
+    def _wait_for_volumes(self, http: Any, deadline: float) -> bool:
+        """After a restart, reads fail (InternalError) until the volume server has reported every
+        volume it holds to the master: wait for the master to know as many volumes as lie on disk."""
+        on_disk = sum(1 for _ in self.data_dir.glob("*.dat"))
+        if not on_disk:
+            return True
+        status_url = f"http://{self.host}:{self.ports['master.port']}/dir/status"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                return False
+            try:
+                topology = json.loads(http.request("GET", status_url).data)["Topology"]
+                known = sum(
+                    node.get("Volumes", 0)
+                    for center in topology.get("DataCenters") or []
+                    for rack in center.get("Racks") or []
+                    for node in rack.get("DataNodes") or []
+                )
+                if known >= on_disk:
+                    return True
+            except Exception:  # the master is still starting
+                pass
+            time.sleep(0.2)
         return False
