@@ -189,6 +189,11 @@ class SeaweedS3Server(ManagedServer):
     # Go's soft heap limit: without it weed keeps ~400 MB after one 64 MiB transfer; with 256 MiB it
     # returns to ~120 MB within seconds. 0 leaves the runtime's default (or GOMEMLIMIT from the env).
     memory_limit_mib: int = 256
+    # How many volumes (one per bucket at least, each up to VOLUME_SIZE_MIB) weed may create; 0 sizes
+    # it to the free disk at start. weed's own "auto" counts one volume per GB free although mini's
+    # volumes are 128 MiB, so it capped the data near a tenth of the disk and ran out of slots for
+    # buckets well before the disk filled.
+    max_volumes: int = 0
     ports: dict[str, int] = field(default_factory=dict)
 
     # weed opens a gRPC port beside each HTTP one (at +10000 unless told): we name every one of them.
@@ -204,6 +209,8 @@ class SeaweedS3Server(ManagedServer):
         "admin.port.grpc",
     )
     START_ATTEMPTS = 3
+    VOLUME_SIZE_MIB = 128
+    MIN_VOLUMES = 100
 
     def __post_init__(self) -> None:
         self._requested_s3_port = self.s3_port
@@ -311,9 +318,17 @@ class SeaweedS3Server(ManagedServer):
             "-s3.port.lance=0",
             "-master.telemetry=false",
             "-s3.autoCreateBucket=false",
+            f"-master.volumeSizeLimitMB={self.VOLUME_SIZE_MIB}",
+            f"-volume.max={self._volume_slots()}",
             *self._local_socket("s3"),
             *self._local_socket("filer"),
         ]
+
+    def _volume_slots(self) -> int:
+        if self.max_volumes:
+            return self.max_volumes
+        free = shutil.disk_usage(self.data_dir).free
+        return max(self.MIN_VOLUMES, free // (self.VOLUME_SIZE_MIB * 1024 * 1024))
 
     def ready_port(self) -> int:
         return self.s3_port

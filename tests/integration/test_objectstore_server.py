@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
+import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 from pydantic import SecretStr
 
+from mlops.kernel.errors import Unavailable
 from mlops.kernel.objectstore import ObjectStore
 from mlops.kernel.settings import S3Settings
 from mlops.stack.servers import SeaweedS3Server
@@ -72,5 +77,46 @@ async def test_seaweedfs_opens_only_the_ports_it_was_given(tmp_path: Path) -> No
         store = store_on(server)
         await store.ensure_bucket()
         assert (await store.put_bytes(b"after a lost race")).created
+    finally:
+        server.stop()
+
+
+def volume_slots(server: SeaweedS3Server) -> tuple[int, int]:
+    """(volumes the master may place, volumes in use), as the master reports them."""
+    status_url = f"http://{server.host}:{server.ports['master.port']}/dir/status"
+    topology = json.loads(urllib.request.urlopen(status_url, timeout=5).read())["Topology"]
+    return topology["Max"], topology["Max"] - topology["Free"]
+
+
+async def test_seaweedfs_has_a_volume_slot_per_128_mib_of_free_disk(tmp_path: Path) -> None:
+    # Each bucket takes a volume of its own; weed's automatic count (a slot per GB free) let a CI
+    # machine with less free disk run out of slots for the tests' buckets.
+    data_dir = tmp_path / "seaweedfs"
+    data_dir.mkdir()
+    free_slots = shutil.disk_usage(data_dir).free // (128 * 1024 * 1024)
+    server = SeaweedS3Server(data_dir=data_dir)
+    server.start(timeout=60)
+    try:
+        most, _ = volume_slots(server)
+        assert most == pytest.approx(max(SeaweedS3Server.MIN_VOLUMES, free_slots), rel=0.05)
+    finally:
+        server.stop()
+
+
+async def test_seaweedfs_refuses_a_bucket_past_its_volume_slots(tmp_path: Path) -> None:
+    server = SeaweedS3Server(data_dir=tmp_path / "seaweedfs", max_volumes=2)
+    server.start(timeout=60)
+    try:
+        first, second, third = (
+            ObjectStore(store_on(server).settings.model_copy(update={"bucket": name}))
+            for name in ("first", "second", "third")
+        )
+        for store in (first, second, third):
+            await store.ensure_bucket()
+        assert (await first.put_object("a", b"one")).size == 3
+        assert (await second.put_object("a", b"two")).size == 3
+        assert volume_slots(server) == (2, 2)
+        with pytest.raises(Unavailable):
+            await third.put_object("a", b"three")
     finally:
         server.stop()
