@@ -3,8 +3,10 @@
 1. Ingest N small PNGs (~2 KB) and publish: samples/s; DVC (`dvc add` + `dvc push`) as the peer.
 2. Change 1% of the samples and publish again: time and bytes written against the first publish.
 3. Download a large version: throughput against reading the same blobs straight from S3 with the
-   same client and as many readers as the service reads ahead, and the growth of this process's peak
-   RSS while it serves the download (the service runs in-process; the client is another process).
+   same kind of client process and as many readers as the service reads ahead, the CPU time each
+   process spends per GiB (which explains the ratio on a shared machine), and the growth of this
+   process's peak RSS while it serves the download (the service runs in-process; the client is
+   another process).
 
     .venv/bin/python -m bench.dataset.run --samples 10000 --download-mb 1024 --dvc /tmp/dvcvenv/bin/dvc
 """
@@ -18,6 +20,7 @@ import json
 import logging
 import os
 import random
+import resource
 import shutil
 import statistics
 import struct
@@ -27,7 +30,6 @@ import tempfile
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from mlops.api.common.v1 import common_pb2
 from mlops.api.dataset.v1 import dataset_pb2 as pb
 from mlops.api.dataset.v1 import dataset_pb2_grpc
 from mlops.kernel.auth import Principal, Role
-from mlops.kernel.objectstore import ObjectStore, blob_key
+from mlops.kernel.objectstore import ObjectStore
 from mlops.kernel.runtime import ServiceRuntime
 from mlops.kernel.settings import S3Settings
 from mlops.stack.servers import SeaweedS3Server
@@ -94,14 +96,17 @@ def write_images(folder: Path, count: int, seed: int) -> list[Path]:
     return paths
 
 
-def upload_parts(dataset_id: str, files: list[Path], root: Path) -> Iterator[pb.UploadSamplesRequest]:
-    """One stream, a header per file: what `mlops datasets upload DATASET <files...>` sends."""
+def upload_parts(
+    dataset_id: str, files: list[Path], root: Path, *, replace: bool = False
+) -> Iterator[pb.UploadSamplesRequest]:
+    """One stream, a header per file: what `mlops datasets upload [--replace] DATASET <files...>` sends."""
     for index, path in enumerate(files):
         header = pb.UploadHeader(
             dataset_id=dataset_id,
             format=pb.UPLOAD_FORMAT_FILE,
             file_name=str(path.relative_to(root)),
             default_annotation=pb.Annotation(label=path.parent.name),
+            replace_existing=replace,
         )
         yield (
             pb.UploadSamplesRequest(header=header)
@@ -120,10 +125,14 @@ async def ours_ingest(stub: Any, store: ObjectStore, images: Path, files: list[P
         pb.CreateDatasetRequest(name="bench-images", scenario=common_pb2.SCENARIO_IMAGE_CLASSIFICATION)
     )
     started = time.perf_counter()
+    # CPU seconds of this process (the service and its client; not SeaweedFS): less moved by the
+    # shared machine's load than wall time.
+    started_cpu = time.process_time()
     uploaded = await stub.UploadSamples(upload_parts(dataset.id, files, images))
     upload_s = time.perf_counter() - started
     v1 = await stub.PublishVersion(pb.PublishVersionRequest(dataset_id=dataset.id, message="first"))
     first_s = time.perf_counter() - started
+    first_cpu_s = time.process_time() - started_cpu
     first_bytes = await bucket_bytes(store)
     first_publish_only_s = first_s - upload_s
     # 1%: new contents for the first 1% of the files.
@@ -131,27 +140,15 @@ async def ours_ingest(stub: Any, store: ObjectStore, images: Path, files: list[P
     rng = random.Random(99)
     for path in changed:
         path.write_bytes(noisy_png(rng))
-    names = {str(p.relative_to(images)) for p in changed}
-    ids = []
-    token = ""
-    while True:
-        page = await stub.ListSamples(
-            pb.ListSamplesRequest(
-                dataset_id=dataset.id, page=common_pb2.PageRequest(page_size=1000, page_token=token)
-            )
-        )
-        ids += [s.id for s in page.samples if s.name in names]
-        token = page.page.next_page_token
-        if not token:
-            break
+    # The changed files uploaded again, replacing the samples of the same names in one transaction.
     started = time.perf_counter()
-    for sample_id in ids:
-        await stub.DeleteSample(pb.DeleteSampleRequest(dataset_id=dataset.id, sample_id=sample_id))
-    deleted_s = time.perf_counter() - started
-    await stub.UploadSamples(upload_parts(dataset.id, changed, images))
+    started_cpu = time.process_time()
+    replaced = await stub.UploadSamples(upload_parts(dataset.id, changed, images, replace=True))
     uploaded_s = time.perf_counter() - started
+    assert replaced.samples_replaced == len(changed), replaced
     v2 = await stub.PublishVersion(pb.PublishVersionRequest(dataset_id=dataset.id, message="1% changed"))
     second_s = time.perf_counter() - started
+    second_cpu_s = time.process_time() - started_cpu
     second_bytes = await bucket_bytes(store) - first_bytes
     return {
         "samples": uploaded.samples_added,
@@ -162,12 +159,14 @@ async def ours_ingest(stub: Any, store: ObjectStore, images: Path, files: list[P
         "first_bytes": first_bytes,
         "second_publish_s": round(second_s, 2),
         "second_steps_s": {
-            "delete": round(deleted_s, 2),
-            "upload": round(uploaded_s - deleted_s, 2),
+            "upload_replacing": round(uploaded_s, 2),
             "publish": round(second_s - uploaded_s, 2),
         },
         "second_bytes": second_bytes,
         "second_time_pct": round(100 * second_s / first_s, 2),
+        "first_cpu_s": round(first_cpu_s, 2),
+        "second_cpu_s": round(second_cpu_s, 3),
+        "second_cpu_pct": round(100 * second_cpu_s / first_cpu_s, 2),
         "second_bytes_pct": round(100 * second_bytes / first_bytes, 2),
         "versions": [v1.number, v2.number],
     }
@@ -226,30 +225,64 @@ async def sample_peak(peak: list[int], stop: asyncio.Event) -> None:
         await asyncio.sleep(0.02)
 
 
-def read_blob(store: ObjectStore, digest: str) -> int:
-    response = store.client.get_object(bucket_name=store.bucket, object_name=blob_key(digest))
-    try:
-        return sum(len(chunk) for chunk in iter(lambda: response.read(MiB), b""))
-    finally:
-        response.close()
-        response.release_conn()
+class CpuClock:
+    """CPU seconds used so far by this process (the service) and the S3 server: with the client's
+    own figure, which process pays for a download, whatever the machine's load."""
+
+    def __init__(self, s3_pid: int | None) -> None:
+        self._s3_stat = Path(f"/proc/{s3_pid}/stat") if s3_pid else None
+
+    def read(self) -> dict[str, float]:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        s3 = 0.0
+        if self._s3_stat is not None:
+            fields = self._s3_stat.read_text().rsplit(")", 1)[1].split()
+            s3 = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return {"service": own.ru_utime + own.ru_stime, "s3": s3}
+
+    def per_gib_since(
+        self, before: dict[str, float], client_s: float, content_bytes: int
+    ) -> dict[str, float]:
+        spent = {name: seconds - before[name] for name, seconds in self.read().items()}
+        return {
+            name: seconds * 2**30 / content_bytes for name, seconds in {**spent, "client": client_s}.items()
+        }
 
 
-async def raw_read_seconds(store: ObjectStore, digests: list[str], window: int) -> float:
-    """The limit: the same blobs read with the same client, `window` at a time (as many as the
-    service reads ahead), in 1 MiB reads, neither hashed nor archived."""
-
-    def read_all() -> None:
-        with ThreadPoolExecutor(max_workers=window) as pool:
-            list(pool.map(lambda digest: read_blob(store, digest), digests))
-
-    started = time.perf_counter()
-    await asyncio.to_thread(read_all)
-    return time.perf_counter() - started
+async def raw_read(store: ObjectStore, digests: list[str], window: int) -> dict[str, float]:
+    """The limit: the same blobs read straight from S3 by a client process like the download's
+    (`client.py raw`), with the service's S3 client, `window` at a time (as many as the service reads
+    ahead), in 1 MiB reads, neither hashed nor archived."""
+    settings = store.settings
+    job = {
+        "s3": {**settings.model_dump(), "secret_key": settings.secret_key.get_secret_value()},
+        "digests": digests,
+    }
+    client = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.dataset.client",
+        "raw",
+        str(window),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await client.communicate(json.dumps(job).encode())
+    assert client.returncode == 0, f"the raw S3 reader failed ({client.returncode})"
+    measured: dict[str, float] = json.loads(output)
+    assert measured["bytes"] > 0
+    return measured
 
 
 async def download_bench(
-    stub: Any, store: ObjectStore, workdir: Path, total_mb: int, level: int, window: int, repeat: int
+    stub: Any,
+    store: ObjectStore,
+    workdir: Path,
+    total_mb: int,
+    level: int,
+    window: int,
+    repeat: int,
+    s3_pid: int | None = None,
 ) -> dict[str, Any]:
     """Text samples of 8 MiB (random base64: it compresses like real logs do not, so it is the
     cautious case for gzip's CPU)."""
@@ -296,18 +329,37 @@ async def download_bench(
         if not token:
             break
     results: dict[str, Any] = {"version_bytes": version.total_bytes, "raw_s3_window": window}
+    clock = CpuClock(s3_pid)
+    # "tar.gz" and "zip" stream through the service (DownloadVersion); "... direct" is the CLI's
+    # --direct: the client reads S3 with presigned URLs and builds the same archive itself, checking
+    # blobs against their CRC-32 (the default) or, "... direct sha256", their SHA-256.
+    modes = (("service", ""), ("direct", " direct"), ("direct-sha256", " direct sha256"))
     for name, fmt in (("tar.gz", pb.ARCHIVE_FORMAT_TAR_GZ), ("zip", pb.ARCHIVE_FORMAT_ZIP)):
-        runs = []
-        for _ in range(repeat):
-            # The limit is read right before each download: the shared machine's load drifts.
-            raw_rate = version.total_bytes / await raw_read_seconds(store, digests, window)
-            runs.append({**await timed_download(stub, dataset.id, version.number, fmt), "raw": raw_rate})
-        results[name] = summary(runs, version.total_bytes)
+        for mode, suffix in modes:
+            label = name + suffix
+            runs: list[dict[str, Any]] = []
+            for _ in range(repeat):
+                # The limit is read right before each download: the shared machine's load drifts.
+                before = clock.read()
+                raw = await raw_read(store, digests, window)
+                raw_cpu = clock.per_gib_since(before, raw["cpu_s"], version.total_bytes)
+                before = clock.read()
+                download = await timed_download(stub, dataset.id, version.number, fmt, mode)
+                cpu = {
+                    "download": clock.per_gib_since(before, download.pop("cpu_s"), version.total_bytes),
+                    "raw": raw_cpu,
+                }
+                runs.append({**download, "raw": version.total_bytes / raw["s"], "cpu": cpu})
+            results[label] = summary(runs, version.total_bytes)
     return results
 
 
-async def timed_download(stub: Any, dataset_id: str, number: int, fmt: int) -> dict[str, float]:
-    """One download by a client process; this (the service's) process's peak RSS growth meanwhile."""
+async def timed_download(
+    stub: Any, dataset_id: str, number: int, fmt: int, mode: str = "service"
+) -> dict[str, float]:
+    """One download by a client process; this (the service's) process's peak RSS growth meanwhile.
+    `mode` "direct" / "direct-sha256": the client reads S3 itself with the service's download plan
+    and checks blobs against their CRC-32 / SHA-256."""
     baseline = rss_bytes()
     peak = [baseline]
     stop = asyncio.Event()
@@ -316,10 +368,12 @@ async def timed_download(stub: Any, dataset_id: str, number: int, fmt: int) -> d
         sys.executable,
         "-m",
         "bench.dataset.client",
+        *(["direct"] if mode.startswith("direct") else []),
         str(stub.port),
         dataset_id,
         str(number),
         str(fmt),
+        *(["sha256"] if mode == "direct-sha256" else []),
         stdout=asyncio.subprocess.PIPE,
     )
     output, _ = await client.communicate()
@@ -327,10 +381,10 @@ async def timed_download(stub: Any, dataset_id: str, number: int, fmt: int) -> d
     await sampler
     assert client.returncode == 0, f"the download client failed ({client.returncode})"
     measured = json.loads(output)
-    return {"bytes": measured["bytes"], "s": measured["s"], "rss_growth": peak[0] - baseline}
+    return {**measured, "rss_growth": peak[0] - baseline}
 
 
-def summary(runs: list[dict[str, float]], content_bytes: int) -> dict[str, Any]:
+def summary(runs: list[dict[str, Any]], content_bytes: int) -> dict[str, Any]:
     """Medians over the repeats (each download against the raw read just before it)."""
     rates = [content_bytes / run["s"] for run in runs]
     shares = [100 * content_bytes / run["s"] / run["raw"] for run in runs]
@@ -342,6 +396,14 @@ def summary(runs: list[dict[str, float]], content_bytes: int) -> dict[str, Any]:
         "pct_of_raw_s3": round(statistics.median(shares), 1),
         "pct_of_raw_s3_each": [round(share, 1) for share in shares],
         "rss_growth_mb": round(max(run["rss_growth"] for run in runs) / MiB, 1),
+        # Medians. "service" is this process: while reading raw, only its idle serving threads.
+        "cpu_s_per_gib": {
+            read: {
+                process: round(statistics.median(run["cpu"][read][process] for run in runs), 2)
+                for process in runs[0]["cpu"][read]
+            }
+            for read in ("download", "raw")
+        },
     }
 
 
@@ -403,7 +465,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 if args.download_mb:
                     log.warning("download bench")
                     results["download"] = await download_bench(
-                        stub, store, workdir, args.download_mb, args.level, args.window, args.repeat
+                        stub, store, workdir, args.download_mb, args.level, args.window, args.repeat, s3.pid
                     )
             if args.dvc:
                 log.warning("ingest bench (dvc)")

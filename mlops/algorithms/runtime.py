@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ctypes
 import io
 import logging
 import os
 import random
+import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -127,17 +131,43 @@ def onnx_providers(device: str) -> list[str]:
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
+# Intra-op threads for the sessions that algorithms' `predictor` methods build; a serving worker sets
+# it per replica around the call (`session_threads`), so the plug-in contract needs no threads argument.
+_SESSION_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("session_threads", default=None)
+
+
+@contextlib.contextmanager
+def session_threads(threads: int | None) -> Iterator[None]:
+    """Sessions built inside the block use `threads` intra-op threads unless told otherwise."""
+    token = _SESSION_THREADS.set(threads)
+    try:
+        yield
+    finally:
+        _SESSION_THREADS.reset(token)
+
+
 def onnx_session(
     model: bytes, *, device: str = "auto", threads: int | None = None
 ) -> onnxruntime.InferenceSession:
-    """An onnxruntime session on the providers `device` asks for; logs the provider actually taken."""
+    """An onnxruntime session on the providers `device` asks for; logs the provider actually taken.
+
+    The session is built from a file, not from the bytes: a session built from bytes keeps them for
+    its whole life (to rebuild itself on a provider failure), doubling a hosted model's memory.
+    """
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    threads = threads if threads is not None else _SESSION_THREADS.get()
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(model, sess_options=options, providers=onnx_providers(device))
+    providers = onnx_providers(device)
+    with tempfile.TemporaryDirectory(prefix="mlops-onnx-") as folder:
+        path = Path(folder) / "model.onnx"
+        path.write_bytes(model)
+        session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=providers)
+    # Its file is gone: a rebuild could not read it. A provider failure surfaces as an error instead.
+    session.disable_fallback()
     taken = session.get_providers()
     logger.info("onnxruntime session on %s (asked for %s)", taken[0], device)
     if device.startswith("cuda") and taken[0] != "CUDAExecutionProvider":

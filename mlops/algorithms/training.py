@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+
 from mlops.algorithms.base import Progress, TrainingContext
+from mlops.algorithms.metrics import confusion_matrix, per_class_report
 from mlops.algorithms.runtime import torch_generator
 
 if TYPE_CHECKING:
@@ -36,6 +39,31 @@ class FitOutcome:
 
 
 Augment = Callable[["torch.Tensor", "torch.Generator"], "torch.Tensor"]
+
+
+def describe_fit(fit: FitOutcome, seed: int) -> str:
+    """The model card's training line. No wall-clock time: a repeated training must give the same bundle."""
+    return f"{len(fit.history)} epochs (best epoch {fit.best_epoch}), seed {seed}."
+
+
+def classification_evaluation(
+    labels: list[str],
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    fit: FitOutcome,
+    predictions: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The evaluation artifact of a classifier: confusion matrix, per-class report, history, predictions."""
+    return {
+        "confusion_matrix": {
+            "labels": labels,
+            "matrix": confusion_matrix(truth, predicted, len(labels)).tolist(),
+        },
+        "per_class": per_class_report(truth, predicted, labels),
+        "history": [{"epoch": p.epoch, **p.metrics} for p in fit.history],
+        "training_seconds": fit.seconds,
+        "predictions": predictions,
+    }
 
 
 def fit_classifier(

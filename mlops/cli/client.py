@@ -7,7 +7,9 @@ every endpoint; the token comes from `--token` (env MLOPS_TOKEN), else <data dir
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +18,19 @@ from typing import Annotated, Any, NoReturn
 import grpc
 import httpx
 import typer
+import urllib3
+from google.protobuf import json_format
 from rich.console import Console
 
+from mlops.api.dataset.v1 import dataset_pb2, dataset_pb2_grpc
 from mlops.kernel.errors import DomainError
+from mlops.kernel.grpcx.tls import process_tls, sync_channel
 from mlops.stack.stackfile import StackInfo
 
 DEFAULT_DATA_DIR = Path(".mlops")
 ADMIN_TOKEN_FILE = "admin.token"
 DEFAULT_TIMEOUT_SECONDS = 30.0
+HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 DataDirOption = Annotated[
     Path,
@@ -75,6 +82,9 @@ def cli_errors() -> Iterator[None]:
         fail(f"{code}: {details}")
     except httpx.HTTPError as exc:
         fail(f"HTTP request failed: {exc}")
+    except urllib3.exceptions.HTTPError as exc:
+        # Direct downloads read S3 with urllib3: a connection that breaks mid-transfer.
+        fail(f"S3 request failed: {exc}")
 
 
 def load_stack(data_dir: Path) -> StackInfo:
@@ -141,7 +151,8 @@ class Platform:
         """A channel to a service's gRPC endpoint (endpoints["dataset"], ...), reused per service."""
         channel = self._channels.get(service)
         if channel is None:
-            channel = grpc.insecure_channel(self.endpoint(service))
+            # TLS when the user's MLOPS_TLS__* settings name the platform's CA (see docs/deploy.md).
+            channel = sync_channel(self.endpoint(service), process_tls())
             self._channels[service] = channel
         return channel
 
@@ -149,6 +160,68 @@ class Platform:
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
+
+
+class ServiceSession:
+    """One service's stub on the platform, and the token metadata every call carries."""
+
+    def __init__(self, platform: Platform, service: str, stub_class: Callable[[grpc.Channel], Any]) -> None:
+        self.platform = platform
+        self.stub = stub_class(platform.channel(service))
+        self.metadata = platform.call_metadata()
+
+    def call(self, method: str, request: Any, timeout: float | None = None) -> Any:
+        return getattr(self.stub, method)(
+            request, metadata=self.metadata, timeout=timeout or self.platform.timeout
+        )
+
+    def stream(self, method: str, request: Any, timeout: float) -> Any:
+        """A server-streaming call, with its own (longer) deadline."""
+        return getattr(self.stub, method)(request, metadata=self.metadata, timeout=timeout)
+
+    def pages(self, method: str, request: Any, items: str, page_size: int = 500) -> Iterator[Any]:
+        """Every item of a paginated List call (a request with `page`, a reply with `items` and `page`)."""
+        request.page.page_size = page_size
+        while True:
+            reply = self.call(method, request)
+            yield from getattr(reply, items)
+            if not reply.page.next_page_token:
+                return
+            request.page.page_token = reply.page.next_page_token
+
+    def dataset(self, ref: str) -> Any:
+        """A dataset by its id or its exact name, asked of the dataset service."""
+        datasets = dataset_pb2_grpc.DatasetServiceStub(self.platform.channel("dataset"))
+        if HEX_ID.match(ref):
+            return datasets.GetDataset(
+                dataset_pb2.GetDatasetRequest(dataset_id=ref),
+                metadata=self.metadata,
+                timeout=self.platform.timeout,
+            )
+        found = datasets.ListDatasets(
+            dataset_pb2.ListDatasetsRequest(name_contains=ref),
+            metadata=self.metadata,
+            timeout=self.platform.timeout,
+        )
+        for dataset in found.datasets:
+            if dataset.name == ref:
+                return dataset
+        raise CliError(f"no dataset named {ref!r}")
+
+
+def message_document(message: Any) -> dict[str, Any]:
+    """A protobuf message as a JSON-ready dict, field names as in the .proto.
+
+    Zero values are printed too: a script reading `requests` must not find it missing when it is 0.
+    """
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def emit_message(message: Any) -> None:
+    """A protobuf message as indented JSON on stdout."""
+    typer.echo(json.dumps(message_document(message), indent=2))
 
 
 def connect(data_dir: Path, token: str | None = None, gateway_url: str | None = None) -> Platform:

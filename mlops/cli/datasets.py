@@ -6,13 +6,11 @@ A DATASET argument is a dataset's id or its name.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from google.protobuf import json_format
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
@@ -24,18 +22,21 @@ from mlops.cli.client import (
     CliError,
     DataDirOption,
     JsonOption,
-    Platform,
+    ServiceSession,
     TokenOption,
     cli_errors,
     connect,
     console,
+    emit_message,
+    message_document,
 )
+from mlops.cli.dataset_download import S3Unreachable, download_direct
+from mlops.datasets.checksum import Verification
 
 app = typer.Typer(no_args_is_help=True)
 
 CHUNK = 256 * 1024
 LONG_TIMEOUT = 3600.0
-_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 _FORMATS = {
     "file": pb.UPLOAD_FORMAT_FILE,
     "csv": pb.UPLOAD_FORMAT_CSV,
@@ -67,35 +68,11 @@ DatasetArg = Annotated[str, typer.Argument(help="Dataset id or name.")]
 VersionArg = Annotated[int, typer.Argument(help="Version number.")]
 
 
-class _Session:
-    """The stub and the token metadata every call carries."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-        self.stub = dataset_pb2_grpc.DatasetServiceStub(platform.channel("dataset"))
-        self.metadata = platform.call_metadata()
-
-    def call(self, method: str, request: Any, timeout: float | None = None) -> Any:
-        return getattr(self.stub, method)(
-            request, metadata=self.metadata, timeout=timeout or self.platform.timeout
-        )
-
-    def dataset(self, ref: str) -> pb.Dataset:
-        if _HEX_ID.match(ref):
-            return self.call("GetDataset", pb.GetDatasetRequest(dataset_id=ref))
-        found = self.call("ListDatasets", pb.ListDatasetsRequest(name_contains=ref))
-        for dataset in found.datasets:
-            if dataset.name == ref:
-                return dataset
-        raise CliError(f"no dataset named {ref!r}")
+def _session(data_dir: Path, token: str | None) -> ServiceSession:
+    return ServiceSession(connect(data_dir, token), "dataset", dataset_pb2_grpc.DatasetServiceStub)
 
 
-def _session(data_dir: Path, token: str | None) -> _Session:
-    return _Session(connect(data_dir, token))
-
-
-def _emit(message: Any) -> None:
-    typer.echo(json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=2))
+_emit = emit_message
 
 
 def _scenario(value: str) -> Any:  # the stubs type enums as their own classes
@@ -182,28 +159,12 @@ def list_datasets(
 ) -> None:
     """List datasets, optionally filtered."""
     with cli_errors():
-        session = _session(data_dir, token)
-        found: list[pb.Dataset] = []
-        page_token = ""
-        while True:
-            reply = session.call(
-                "ListDatasets",
-                pb.ListDatasetsRequest(
-                    scenario=_scenario(scenario) if scenario else None,
-                    owner=owner,
-                    tag=tag,
-                    name_contains=name,
-                    page=common_pb2.PageRequest(page_size=500, page_token=page_token),
-                ),
-            )
-            found.extend(reply.datasets)
-            page_token = reply.page.next_page_token
-            if not page_token:
-                break
-    if as_json:
-        typer.echo(
-            json.dumps([json_format.MessageToDict(d, preserving_proto_field_name=True) for d in found])
+        request = pb.ListDatasetsRequest(
+            scenario=_scenario(scenario) if scenario else None, owner=owner, tag=tag, name_contains=name
         )
+        found: list[pb.Dataset] = list(_session(data_dir, token).pages("ListDatasets", request, "datasets"))
+    if as_json:
+        typer.echo(json.dumps([message_document(d) for d in found]))
         return
     table = Table("name", "scenario", "owner", "draft", "latest", "tags", "id")
     for d in found:
@@ -286,6 +247,7 @@ def _upload_parts(
             file_name=path.name,
             default_purpose=header["purpose"],
             media_type=header["media_type"],
+            replace_existing=header["replace"],
         )
         if header["label"]:
             head.default_annotation.label = header["label"]
@@ -309,6 +271,10 @@ def upload(
     purpose: Annotated[str, typer.Option("--purpose", "-p", help="Default purpose.")] = "",
     label: Annotated[str, typer.Option("--label", "-l", help="Default class label.")] = "",
     media_type: Annotated[str, typer.Option("--media-type")] = "",
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Replace draft samples of the same name instead of refusing."),
+    ] = False,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -324,6 +290,7 @@ def upload(
             "purpose": _purpose(purpose),
             "label": label,
             "media_type": media_type,
+            "replace": replace,
             # A CSV for a time-series scenario is one series, i.e. one sample (docs/algorithms.md).
             "series": target.scenario in _SERIES_SCENARIOS,
         }
@@ -337,8 +304,9 @@ def upload(
     if as_json:
         _emit(reply)
         return
+    replaced = f", {reply.samples_replaced} of them replacing samples" if reply.samples_replaced else ""
     console.print(
-        f"Added {reply.samples_added} samples to {target.name} "
+        f"Added {reply.samples_added} samples to {target.name}{replaced} "
         f"({reply.bytes_received} bytes received, {reply.new_blobs} new blobs)."
     )
 
@@ -378,6 +346,33 @@ def samples(
         table.add_row(s.name, _purpose_name(s.purpose), shown, str(s.size_bytes), s.content_sha256[:12], s.id)
     console.print(table)
     console.print(f"{len(reply.samples)} of {reply.page.total_size} samples")
+
+
+@app.command("delete-samples")
+def delete_samples(
+    dataset: DatasetArg,
+    sample_ids: Annotated[list[str] | None, typer.Option("--id", help="A sample id (repeatable).")] = None,
+    purpose: Annotated[str, typer.Option("--purpose", help="Only samples of this purpose.")] = "",
+    label: Annotated[str, typer.Option("--label", help="Only samples with this label.")] = "",
+    prefix: Annotated[str, typer.Option("--prefix", help="Only names starting so.")] = "",
+    unlabeled: Annotated[bool, typer.Option("--unlabeled", help="Only samples without annotation.")] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+) -> None:
+    """Delete every draft sample the filter matches, at once (at least one criterion)."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        selection = pb.SampleFilter(
+            purpose=_purpose(purpose),
+            label=label,
+            name_prefix=prefix,
+            sample_ids=sample_ids or [],
+            unlabeled_only=unlabeled,
+        )
+        reply = session.call(
+            "DeleteSamples", pb.DeleteSamplesRequest(dataset_id=session.dataset(dataset).id, filter=selection)
+        )
+    console.print(f"Deleted {reply.samples_deleted} samples.")
 
 
 @app.command()
@@ -569,6 +564,24 @@ def download(
     number: VersionArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Archive file to write.")],
     archive_format: Annotated[str, typer.Option("--format", help="tar.gz or zip.")] = "tar.gz",
+    direct: Annotated[
+        bool | None,
+        typer.Option(
+            "--direct/--through-service",
+            help="--direct: read the blobs straight from S3 with URLs the service signs and build the "
+            "archive here (faster); --through-service: the service streams the archive. Neither: "
+            "direct, or through the service when S3 is not reachable from this machine.",
+        ),
+    ] = None,
+    verify: Annotated[
+        Verification | None,
+        typer.Option(
+            "--verify",
+            help="Reading from S3: check each blob against the CRC-32 recorded at upload (crc32, the "
+            "default; SHA-256 for blobs stored before CRCs were) or always its SHA-256 (sha256: "
+            "also catches deliberate substitution, at more CPU).",
+        ),
+    ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     token: TokenOption = None,
 ) -> None:
@@ -576,9 +589,29 @@ def download(
     with cli_errors():
         if archive_format not in _ARCHIVES:
             raise CliError(f"--format {archive_format!r}: tar.gz or zip")
+        if verify is not None and direct is False:
+            raise CliError("--verify applies to reads from S3 (the service checks what it streams)")
         session = _session(data_dir, token)
         target = session.dataset(dataset)
         version = session.call("GetVersion", pb.GetVersionRequest(dataset_id=target.id, number=number))
+        if direct is not False:
+            try:
+                written = download_direct(
+                    session,
+                    target.id,
+                    number,
+                    archive_format,
+                    output,
+                    version.total_bytes,
+                    verify or Verification.CRC32,
+                )
+            except S3Unreachable as unreachable:
+                if direct:
+                    raise
+                console.print(f"[dim]{unreachable}: the dataset service streams the archive instead[/dim]")
+            else:
+                console.print(f"Wrote {output} ({written} bytes, {version.sample_count} samples).")
+                return
         request = pb.DownloadVersionRequest(
             dataset_id=target.id, number=number, format=_ARCHIVES[archive_format]
         )
@@ -610,13 +643,18 @@ def gc(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     token: TokenOption = None,
 ) -> None:
-    """Remove blobs that no draft or version refers to any more."""
+    """Remove blobs that no draft or version refers to any more (packs that are mostly such blobs are
+    rewritten without them)."""
     with cli_errors():
         reply = _session(data_dir, token).call(
             "CollectGarbage", pb.CollectGarbageRequest(dry_run=dry_run), timeout=LONG_TIMEOUT
         )
     verb = "Would remove" if dry_run else "Removed"
-    console.print(f"{verb} {reply.blobs_removed} blobs ({reply.bytes_freed} bytes).")
+    rewritten = ""
+    if reply.packs_rewritten:
+        rewrite = "would rewrite" if dry_run else "rewrote"
+        rewritten = f"; {rewrite} {reply.packs_rewritten} packs without them"
+    console.print(f"{verb} {reply.blobs_removed} blobs ({reply.bytes_freed} bytes){rewritten}.")
 
 
 @app.command()

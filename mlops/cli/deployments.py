@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from google.protobuf import json_format
 from rich.table import Table
 
 from mlops.api.serving.v1 import serving_pb2 as pb
@@ -18,36 +19,37 @@ from mlops.cli.client import (
     CliError,
     DataDirOption,
     JsonOption,
-    Platform,
+    ServiceSession,
     TokenOption,
     cli_errors,
     connect,
     console,
+    emit_message,
+    message_document,
 )
 
 app = typer.Typer(no_args_is_help=True)
 
 NameArg = Annotated[str, typer.Argument(help="Deployment name (the model name inference clients use).")]
+RequestLoggingOption = Annotated[
+    bool, typer.Option("--request-logging", help="Log sampled requests and answers to the object store.")
+]
+SampleRateOption = Annotated[
+    float | None, typer.Option("--log-sample-rate", help="Fraction of requests logged (0-1]; default 1.")
+]
+MaxPayloadOption = Annotated[
+    int | None,
+    typer.Option("--log-max-payload-bytes", help="Tensor bytes a record keeps; larger: logged without data."),
+]
 _POOLS = {"cpu": pb.POOL_CPU, "gpu": pb.POOL_GPU}
 MB = 1024 * 1024
 
 
-class _Session:
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-        self.stub = serving_pb2_grpc.ServingServiceStub(platform.channel("serving"))
-        self.metadata = platform.call_metadata()
-
-    def call(self, method: str, request: Any) -> Any:
-        return getattr(self.stub, method)(request, metadata=self.metadata, timeout=self.platform.timeout)
+def _session(data_dir: Path, token: str | None) -> ServiceSession:
+    return ServiceSession(connect(data_dir, token), "serving", serving_pb2_grpc.ServingServiceStub)
 
 
-def _session(data_dir: Path, token: str | None) -> _Session:
-    return _Session(connect(data_dir, token))
-
-
-def _emit(message: Any) -> None:
-    typer.echo(json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=2))
+_emit = emit_message
 
 
 def _pool(value: str) -> Any:
@@ -88,6 +90,12 @@ def _show(deployment: pb.Deployment, as_json: bool) -> None:
     console.print(
         f"  public: {'yes' if deployment.public else 'no'}   owner: {deployment.owner}", highlight=False
     )
+    if deployment.request_logging:
+        console.print(
+            f"  request logging: {deployment.request_log_sample_rate:g} of requests, "
+            f"up to {deployment.request_log_max_payload_bytes} bytes each",
+            highlight=False,
+        )
     for replica in deployment.replicas:
         reason = f" ({replica.reason})" if replica.reason else ""
         console.print(
@@ -112,6 +120,9 @@ def deploy(
     public: Annotated[bool, typer.Option("--public", help="Inference without a token.")] = False,
     idle_after: Annotated[int, typer.Option("--idle-after", help="Seconds without traffic: idle.")] = 0,
     ttl: Annotated[int, typer.Option("--ttl", help="Seconds until stopped; 0: never.")] = 0,
+    request_logging: RequestLoggingOption = False,
+    log_sample_rate: SampleRateOption = None,
+    log_max_payload_bytes: MaxPayloadOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -127,6 +138,9 @@ def deploy(
             public=public,
             idle_after_seconds=idle_after,
             ttl_seconds=ttl,
+            request_logging=request_logging,
+            request_log_sample_rate=log_sample_rate or 0.0,
+            request_log_max_payload_bytes=log_max_payload_bytes or 0,
         )
         if memory_mb or threads or gpu_share:
             request.resources.CopyFrom(
@@ -199,13 +213,26 @@ def update(
     shadow: Annotated[bool, typer.Option("--shadow", help="Start as a shadow.")] = False,
     max_batch_size: Annotated[int | None, typer.Option("--max-batch-size")] = None,
     max_queue_delay_us: Annotated[int, typer.Option("--max-queue-delay-us")] = 0,
+    request_logging: Annotated[
+        bool | None,
+        typer.Option("--request-logging/--no-request-logging", help="Switch request logging (in place)."),
+    ] = None,
+    log_sample_rate: SampleRateOption = None,
+    log_max_payload_bytes: MaxPayloadOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A new revision: another model version or batching; all traffic once warm unless a canary."""
+    """A new revision: another model version or batching; all traffic once warm unless a canary.
+    Request-logging settings alone change the deployment in place, without a revision."""
     with cli_errors():
         request = pb.UpdateRequest(name=name, canary_weight=canary, shadow=shadow)
+        if request_logging is not None:
+            request.request_logging = request_logging
+        if log_sample_rate is not None:
+            request.request_log_sample_rate = log_sample_rate
+        if log_max_payload_bytes is not None:
+            request.request_log_max_payload_bytes = log_max_payload_bytes
         if version:
             request.model_version.CopyFrom(pb.ModelVersionRef(model=model, number=version))
         if max_batch_size is not None:
@@ -336,6 +363,24 @@ def metrics(
             f"mean queue {m.mean_queue_time_ms:.2f} ms",
             highlight=False,
         )
+        if m.revisions:
+            console.print(_revision_metrics_table(m.revisions))
+
+
+def _revision_metrics_table(revisions: Iterable[pb.RevisionMetrics]) -> Table:
+    table = Table("revision", "role", "requests", "errors", "p50 ms", "p99 ms", "mean batch", "queue ms")
+    for r in revisions:
+        table.add_row(
+            str(r.revision),
+            pb.RevisionRole.Name(r.role).removeprefix("REVISION_ROLE_").lower(),
+            str(r.requests),
+            str(r.errors),
+            f"{r.latency_p50_ms:.2f}",
+            f"{r.latency_p99_ms:.2f}",
+            f"{r.mean_batch_size:.1f}",
+            f"{r.mean_queue_time_ms:.2f}",
+        )
+    return table
 
 
 @app.command()
@@ -362,5 +407,81 @@ def workers(
                 str(w.threads),
                 ", ".join(w.providers),
                 "yes" if w.alive else "no",
+            )
+        console.print(table)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _since(value: str) -> datetime:
+    """`30m`, `2h`, `7d` ago, or an ISO 8601 time (UTC unless it says otherwise)."""
+    unit = _UNITS.get(value[-1:])
+    if unit is not None and value[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * unit)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"--since {value!r}: a duration such as 30m, 2h, 7d, or an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _payload_summary(text: str, truncated: bool) -> str:
+    if truncated:
+        return "(over the cap)"
+    payload = json.loads(text)
+    if payload and all(isinstance(t, dict) and "shape" in t for t in payload):
+        return ", ".join(f"{t['name']} {t['datatype']}{t['shape']}" for t in payload)
+    return f"{len(payload)} item(s)"
+
+
+def _record_dict(record: pb.RequestLogRecord) -> dict[str, Any]:
+    document = message_document(record)
+    for side in ("inputs", "outputs"):
+        text = document.pop(f"{side}_json", "")
+        document[side] = json.loads(text) if text else None
+    return document
+
+
+@app.command("request-log")
+def request_log(
+    name: NameArg,
+    since: Annotated[str, typer.Option("--since", help="30m, 2h, 7d, or an ISO 8601 time.")] = "24h",
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many records.")] = 20,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sampled requests and answers the workers logged for NAME (request logging on), oldest first."""
+    with cli_errors():
+        if limit < 1:
+            raise CliError("--limit must be at least 1")
+        session = _session(data_dir, token)
+        request = pb.ListRequestLogRecordsRequest(name=name)
+        request.start_time.FromDatetime(_since(since))
+        records: list[pb.RequestLogRecord] = []
+        while len(records) < limit:
+            request.page.page_size = min(limit - len(records), 1000)
+            found = session.call("ListRequestLogRecords", request)
+            records.extend(found.records)
+            if not found.page.next_page_token:
+                break
+            request.page.page_token = found.page.next_page_token
+        if as_json:
+            typer.echo(json.dumps({"records": [_record_dict(r) for r in records]}, indent=2))
+            return
+        if not records:
+            console.print(f"no request log records for {name} since {since}", highlight=False)
+            return
+        table = Table("time", "revision", "model", "request", "latency ms", "inputs", "outputs")
+        for r in records:
+            table.add_row(
+                r.time.ToDatetime(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                f"r{r.revision}",
+                f"{r.model_version.model} v{r.model_version.number}",
+                f"{r.protocol} {r.endpoint} {r.request_id}",
+                f"{r.latency_ms:.2f}",
+                _payload_summary(r.inputs_json, r.truncated),
+                _payload_summary(r.outputs_json, r.truncated),
             )
         console.print(table)

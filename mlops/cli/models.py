@@ -25,11 +25,12 @@ from mlops.cli.client import (
     CliError,
     DataDirOption,
     JsonOption,
-    Platform,
+    ServiceSession,
     TokenOption,
     cli_errors,
     connect,
     console,
+    emit_message,
 )
 
 app = typer.Typer(no_args_is_help=True)
@@ -46,26 +47,11 @@ ModelArg = Annotated[str, typer.Argument(help="Model id or name.")]
 VersionArg = Annotated[str, typer.Argument(help="Version number, alias or stage name.")]
 
 
-class _Session:
-    """The stub and the token metadata every call carries."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-        self.stub = registry_pb2_grpc.RegistryServiceStub(platform.channel("registry"))
-        self.metadata = platform.call_metadata()
-
-    def call(self, method: str, request: Any, timeout: float | None = None) -> Any:
-        return getattr(self.stub, method)(
-            request, metadata=self.metadata, timeout=timeout or self.platform.timeout
-        )
+def _session(data_dir: Path, token: str | None) -> ServiceSession:
+    return ServiceSession(connect(data_dir, token), "registry", registry_pb2_grpc.RegistryServiceStub)
 
 
-def _session(data_dir: Path, token: str | None) -> _Session:
-    return _Session(connect(data_dir, token))
-
-
-def _emit(message: Any) -> None:
-    typer.echo(json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=2))
+_emit = emit_message
 
 
 def _version_ref(model: str, version: str) -> pb.GetModelVersionRequest:
@@ -74,7 +60,7 @@ def _version_ref(model: str, version: str) -> pb.GetModelVersionRequest:
     return pb.GetModelVersionRequest(model=model, alias=version)
 
 
-def _number(session: _Session, model: str, version: str) -> int:
+def _number(session: ServiceSession, model: str, version: str) -> int:
     if version.isdigit():
         return int(version)
     return int(session.call("GetModelVersion", _version_ref(model, version)).number)
@@ -195,22 +181,8 @@ def list_models(
 ) -> None:
     """List models."""
     with cli_errors():
-        session = _session(data_dir, token)
-        found: list[pb.Model] = []
-        page_token = ""
-        while True:
-            reply = session.call(
-                "ListModels",
-                pb.ListModelsRequest(
-                    scenario=_scenario(scenario) if scenario else None,
-                    name_contains=name,
-                    page=common_pb2.PageRequest(page_size=500, page_token=page_token),
-                ),
-            )
-            found.extend(reply.models)
-            page_token = reply.page.next_page_token
-            if not page_token:
-                break
+        request = pb.ListModelsRequest(scenario=_scenario(scenario) if scenario else None, name_contains=name)
+        found: list[pb.Model] = list(_session(data_dir, token).pages("ListModels", request, "models"))
     if as_json:
         _emit(pb.ListModelsResponse(models=found))
         return
@@ -259,22 +231,10 @@ def versions(
 ) -> None:
     """List a model's versions, newest first."""
     with cli_errors():
-        session = _session(data_dir, token)
-        found: list[pb.ModelVersion] = []
-        page_token = ""
-        while True:
-            reply = session.call(
-                "ListModelVersions",
-                pb.ListModelVersionsRequest(
-                    model=model,
-                    stage=_stage(stage) if stage else None,
-                    page=common_pb2.PageRequest(page_size=500, page_token=page_token),
-                ),
-            )
-            found.extend(reply.versions)
-            page_token = reply.page.next_page_token
-            if not page_token:
-                break
+        request = pb.ListModelVersionsRequest(model=model, stage=_stage(stage) if stage else None)
+        found: list[pb.ModelVersion] = list(
+            _session(data_dir, token).pages("ListModelVersions", request, "versions")
+        )
     if as_json:
         _emit(pb.ListModelVersionsResponse(versions=found))
         return

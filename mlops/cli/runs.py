@@ -6,7 +6,6 @@ A DATASET argument is a dataset's id or its name; a RUN argument is a run's id.
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +15,6 @@ from google.protobuf import json_format, struct_pb2
 from rich.table import Table
 
 from mlops.api.common.v1 import common_pb2
-from mlops.api.dataset.v1 import dataset_pb2, dataset_pb2_grpc
 from mlops.api.training.v1 import training_pb2 as pb
 from mlops.api.training.v1 import training_pb2_grpc
 from mlops.cli.client import (
@@ -24,11 +22,12 @@ from mlops.cli.client import (
     CliError,
     DataDirOption,
     JsonOption,
-    Platform,
+    ServiceSession,
     TokenOption,
     cli_errors,
     connect,
     console,
+    emit_message,
 )
 
 app = typer.Typer(no_args_is_help=True)
@@ -36,49 +35,16 @@ algorithms_app = typer.Typer(no_args_is_help=True)
 
 LONG_TIMEOUT = 3600.0
 FOLLOW_TIMEOUT = 7 * 24 * 3600.0
-_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 _FINAL = {pb.RUN_STATUS_SUCCEEDED, pb.RUN_STATUS_FAILED, pb.RUN_STATUS_CANCELLED}
 
 RunArg = Annotated[str, typer.Argument(help="Run id.")]
 
 
-class _Session:
-    """The training stub and the token metadata every call carries."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-        self.stub = training_pb2_grpc.TrainingServiceStub(platform.channel("training"))
-        self.metadata = platform.call_metadata()
-
-    def call(self, method: str, request: Any, timeout: float | None = None) -> Any:
-        return getattr(self.stub, method)(
-            request, metadata=self.metadata, timeout=timeout or self.platform.timeout
-        )
-
-    def stream(self, method: str, request: Any, timeout: float) -> Any:
-        return getattr(self.stub, method)(request, metadata=self.metadata, timeout=timeout)
-
-    def dataset_id(self, ref: str) -> str:
-        if _HEX_ID.match(ref):
-            return ref
-        datasets = dataset_pb2_grpc.DatasetServiceStub(self.platform.channel("dataset"))
-        found = datasets.ListDatasets(
-            dataset_pb2.ListDatasetsRequest(name_contains=ref),
-            metadata=self.metadata,
-            timeout=self.platform.timeout,
-        )
-        for dataset in found.datasets:
-            if dataset.name == ref:
-                return str(dataset.id)
-        raise CliError(f"no dataset named {ref!r}")
+def _session(data_dir: Path, token: str | None) -> ServiceSession:
+    return ServiceSession(connect(data_dir, token), "training", training_pb2_grpc.TrainingServiceStub)
 
 
-def _session(data_dir: Path, token: str | None) -> _Session:
-    return _Session(connect(data_dir, token))
-
-
-def _emit(message: Any) -> None:
-    typer.echo(json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=2))
+_emit = emit_message
 
 
 def status_name(value: int) -> str:
@@ -183,7 +149,7 @@ def start(
         session = _session(data_dir, token)
         request = pb.StartRunRequest(
             name=name,
-            dataset=pb.DatasetVersionRef(dataset_id=session.dataset_id(dataset), number=version),
+            dataset=pb.DatasetVersionRef(dataset_id=session.dataset(dataset).id, number=version),
             algorithm_id=algorithm,
             parameters=_struct(parse_parameters(param or [], params_file)),
             preset=preset,
@@ -215,7 +181,7 @@ def list_runs(
             pb.ListRunsRequest(
                 status=_status(status) if status else None,
                 owner=owner,
-                dataset_id=session.dataset_id(dataset) if dataset else "",
+                dataset_id=session.dataset(dataset).id if dataset else "",
                 algorithm_id=algorithm,
                 page=common_pb2.PageRequest(page_size=limit),
             ),

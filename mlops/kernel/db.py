@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -73,8 +75,47 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Run a block in one process at a time across every replica sharing this database.
+
+        For start-up work that checks and then writes outside a single transaction (bootstrap
+        records). On PostgreSQL a session-level advisory lock named `name`; an SQLite file belongs to
+        one process, usually: there a lock on a file beside it.
+        """
+        if self.is_sqlite:
+            async with _file_lock(Path(f"{self.url.split('///', 1)[1]}.{name}.lock")):
+                yield
+            return
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def _file_lock(path: Path) -> AsyncIterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+async def serialise_transaction(session: AsyncSession, name: str) -> None:
+    """Make transactions that check and then insert (limits, uniqueness no index can express) take turns.
+
+    READ COMMITTED on PostgreSQL lets two such transactions both pass the check; a transaction-level
+    advisory lock named `name` queues them. SQLite transactions begin IMMEDIATE and queue already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 def alembic_config(url: str, service_versions: Path | None, metadata: MetaData | None = None) -> Config:

@@ -18,6 +18,7 @@ from mlops.api.identity.v1 import identity_pb2, identity_pb2_grpc
 from mlops.kernel.auth import Principal, Role, hash_token
 from mlops.kernel.errors import Unavailable
 from mlops.kernel.grpcx.client import open_channel
+from mlops.kernel.settings import TlsSettings
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,10 @@ class TokenVerifier:
         negative_ttl: float = 3.0,
         max_entries: int = 10_000,
         timeout: float = 2.0,
+        tls: TlsSettings | None = None,
     ) -> None:
         self.identity_address = identity_address
+        self.tls = tls
         self.positive_ttl = positive_ttl
         self.negative_ttl = negative_ttl
         self.max_entries = max_entries
@@ -46,7 +49,7 @@ class TokenVerifier:
 
     def _identity(self) -> identity_pb2_grpc.IdentityServiceStub:
         if self._stub is None:
-            self._channel = open_channel(self.identity_address, default_timeout=self.timeout)
+            self._channel = open_channel(self.identity_address, default_timeout=self.timeout, tls=self.tls)
             self._stub = identity_pb2_grpc.IdentityServiceStub(self._channel)
         return self._stub
 

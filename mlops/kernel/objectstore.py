@@ -21,7 +21,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar
 from urllib.parse import unquote
@@ -260,6 +260,22 @@ class ObjectStore:
             region=settings.region,
             http_client=http,
         )
+        self._public_client: Minio | None = None
+
+    def presigned_get_url(self, key: str, expires: timedelta) -> str:
+        """A GET URL for one object that anyone holding it may use until it expires, signed for the
+        endpoint clients reach (`public_endpoint`). Signing is local: no request is made."""
+        if self._public_client is None:
+            settings = self.settings
+            self._public_client = Minio(
+                settings.public_endpoint or settings.endpoint,
+                access_key=settings.access_key,
+                secret_key=settings.secret_key.get_secret_value(),
+                secure=settings.secure if settings.public_secure is None else settings.public_secure,
+                # A known region keeps the SDK from asking the server for it.
+                region=settings.region,
+            )
+        return str(self._public_client.presigned_get_object(self.bucket, safe_key(key), expires=expires))
 
     async def _call(self, function: Callable[..., T], /, **kwargs: Any) -> T:
         """Run an SDK call in a thread, retrying transient failures; past the retries, Unavailable."""

@@ -27,6 +27,7 @@ from mlops.kernel.db import Database, migrate_async
 from mlops.kernel.grpcx.interceptors import Verifier
 from mlops.kernel.grpcx.policy import MethodPolicy
 from mlops.kernel.grpcx.server import NOT_SERVING, SERVING, add_health, create_server, enable_reflection
+from mlops.kernel.grpcx.tls import add_port
 from mlops.kernel.identity_client import TokenVerifier
 from mlops.kernel.logging import configure_logging
 from mlops.kernel.settings import ServiceSettings
@@ -108,7 +109,7 @@ class ServiceRuntime:
         self.db = Database(url)
         await migrate_async(url, self._migrations)
         if self._verifier is None:
-            self._verifier = TokenVerifier(settings.identity_address)
+            self._verifier = TokenVerifier(settings.identity_address, tls=settings.tls)
         self.server = create_server(
             self.policy, self._verifier, AuditRecorder(self.db, settings.service_name)
         )
@@ -116,7 +117,7 @@ class ServiceRuntime:
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(self.db), self.server)
         self._service_names = [*self._register(self), AUDIT_SERVICE]
         enable_reflection(self.server, self._service_names)
-        self.port = self.server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        self.port = add_port(self.server, f"{settings.grpc_host}:{settings.grpc_port}", settings.tls)
         if not self.port:
             raise RuntimeError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
         await self._set_health(NOT_SERVING)

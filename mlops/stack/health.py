@@ -16,12 +16,14 @@ import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mlops.api.inference import grpc_service_pb2, grpc_service_pb2_grpc
+from mlops.kernel.grpcx.tls import aio_channel, process_tls
+from mlops.kernel.settings import TlsSettings
 
 PROBE_TIMEOUT_SECONDS = 2.0
 
 
-async def _grpc_health(address: str, limit: float) -> tuple[bool, str]:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def _grpc_health(address: str, limit: float, tls: TlsSettings) -> tuple[bool, str]:
+    async with aio_channel(address, tls) as channel:
         reply = await health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=""), timeout=limit
         )
@@ -29,8 +31,8 @@ async def _grpc_health(address: str, limit: float) -> tuple[bool, str]:
     return reply.status == health_pb2.HealthCheckResponse.SERVING, status
 
 
-async def _kserve_live(address: str, limit: float) -> tuple[bool, str]:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def _kserve_live(address: str, limit: float, tls: TlsSettings) -> tuple[bool, str]:
+    async with aio_channel(address, tls) as channel:
         stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
         reply = await stub.ServerLive(grpc_service_pb2.ServerLiveRequest(), timeout=limit)
     return reply.live, "live" if reply.live else "not live"
@@ -74,11 +76,14 @@ async def _heartbeat(target: str, pid: int | None, limit: float) -> tuple[bool, 
     return True, "heartbeat"
 
 
-async def probe(spec: str, pid: int | None = None, limit: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool, str]:
-    """Runs a probe, or several joined by " && " (all must pass); never raises: a failure is (False, why)."""
+async def probe(
+    spec: str, pid: int | None = None, limit: float = PROBE_TIMEOUT_SECONDS, *, tls: TlsSettings | None = None
+) -> tuple[bool, str]:
+    """Runs a probe, or several joined by " && " (all must pass); never raises: a failure is (False, why).
+    gRPC probes dial with `tls`, by default this process's MLOPS_TLS__* settings."""
     if " && " in spec:
         for part in spec.split(" && "):
-            healthy, detail = await probe(part, pid, limit)
+            healthy, detail = await probe(part, pid, limit, tls=tls)
             if not healthy:
                 return False, detail
         return True, detail
@@ -86,9 +91,9 @@ async def probe(spec: str, pid: int | None = None, limit: float = PROBE_TIMEOUT_
     try:
         match kind:
             case "grpc-health":
-                return await _grpc_health(target, limit)
+                return await _grpc_health(target, limit, tls or process_tls())
             case "kserve-live":
-                return await _kserve_live(target, limit)
+                return await _kserve_live(target, limit, tls or process_tls())
             case "http":
                 return await _http(target, limit)
             case "tcp":

@@ -11,18 +11,27 @@ import logging
 import sys
 import urllib.error
 import urllib.request
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlops.kernel.settings import TlsSettings
 
 logger = logging.getLogger("mlops.stack.probe")
 
 DEFAULT_TIMEOUT_SECONDS = 3.0
 
 
-def grpc_healthy(address: str, service: str = "", timeout: float = DEFAULT_TIMEOUT_SECONDS) -> bool:
-    """True when grpc.health.v1 reports SERVING for `service` ("" is the whole server)."""
+def grpc_healthy(
+    address: str, service: str = "", timeout: float = DEFAULT_TIMEOUT_SECONDS, tls: TlsSettings | None = None
+) -> bool:
+    """True when grpc.health.v1 reports SERVING for `service` ("" is the whole server); dials with
+    `tls`, by default the container's MLOPS_TLS__* settings."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(address) as channel:
+    from mlops.kernel.grpcx.tls import process_tls, sync_channel
+
+    with sync_channel(address, tls or process_tls()) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)

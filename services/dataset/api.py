@@ -19,6 +19,7 @@ from mlops.kernel.runtime import ServiceRuntime
 
 from . import convert
 from .domain import SplitRatios
+from .framing import download_chunk_header, file_name_field, register_with_preframed_downloads
 from .ingest import UploadSpooler
 from .service import DatasetService, UploadFile
 from .settings import DatasetSettings
@@ -80,6 +81,7 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
         limits = self.service.settings.ingest_limits()
         spooled: list[tuple[UploadSpooler, Any]] = []
         dataset_id = ""
+        replace_existing = False
         try:
             async for part in request_iterator:
                 kind = part.WhichOneof("part")
@@ -95,6 +97,12 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
                         dataset_id = header.dataset_id
                         if not dataset_id:
                             raise InvalidArgument("the header names the dataset", field="header.dataset_id")
+                        replace_existing = header.replace_existing
+                    elif header.replace_existing and not replace_existing:
+                        raise InvalidArgument(
+                            "replace_existing is set on the first header, for the whole upload",
+                            field="next_file.replace_existing",
+                        )
                     elif header.dataset_id and header.dataset_id != dataset_id:
                         raise InvalidArgument(
                             "every file of an upload goes to the same dataset", field="dataset_id"
@@ -108,7 +116,7 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
             if not spooled:
                 raise InvalidArgument("an upload starts with a header", field="header")
             files = [UploadFile(spec, spooler.file()) for spooler, spec in spooled]
-            result = await self.service.ingest(dataset_id, files)
+            result = await self.service.ingest(dataset_id, files, replace_existing=replace_existing)
         finally:
             for spooler, _ in spooled:
                 spooler.close()
@@ -117,6 +125,7 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
             bytes_received=result.bytes_received,
             new_blobs=result.new_blobs,
             sample_ids=result.sample_ids,
+            samples_replaced=result.replaced,
         )
 
     async def ListSamples(self, request: Any, context: Context) -> dataset_pb2.ListSamplesResponse:
@@ -152,6 +161,10 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
     async def DeleteSample(self, request: Any, context: Context) -> dataset_pb2.DeleteSampleResponse:
         await self.service.delete_sample(request.dataset_id, request.sample_id)
         return dataset_pb2.DeleteSampleResponse()
+
+    async def DeleteSamples(self, request: Any, context: Context) -> dataset_pb2.DeleteSamplesResponse:
+        deleted = await self.service.delete_samples(request.dataset_id, convert.sample_filter(request.filter))
+        return dataset_pb2.DeleteSamplesResponse(samples_deleted=deleted)
 
     async def RelabelSamples(self, request: Any, context: Context) -> dataset_pb2.RelabelSamplesResponse:
         changes: dict[str, Any] = {
@@ -210,26 +223,39 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
         await self.service.delete_version(request.dataset_id, request.number)
         return dataset_pb2.DeleteVersionResponse()
 
-    async def DownloadVersion(
-        self, request: Any, context: Context
-    ) -> AsyncIterator[dataset_pb2.DownloadChunk]:
+    async def DownloadVersion(self, request: Any, context: Context) -> AsyncIterator[bytes]:
+        """DownloadChunk messages already in wire format (see framing.py); the first names the file."""
         archive_format = convert.archive_format_from_proto(request.format)
-        chunks = await self.service.download(request.dataset_id, request.number, archive_format)
+        chunks = await self.service.download(
+            request.dataset_id, request.number, archive_format, frame=download_chunk_header
+        )
         file_name = f"{request.dataset_id}-v{request.number}.{archive_format.value}"
         first = True
         try:
-            async for data in chunks:
-                yield dataset_pb2.DownloadChunk(data=data, file_name=file_name if first else "")
+            async for message in chunks:
+                yield (message + file_name_field(file_name)) if first else message
                 first = False
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
+
+    async def GetVersionDownloadPlan(self, request: Any, context: Context) -> dataset_pb2.VersionDownloadPlan:
+        plan = await self.service.download_plan(
+            request.dataset_id,
+            request.number,
+            request.expires_seconds,
+            request.page.page_size,
+            request.page.page_token,
+        )
+        return convert.download_plan_to_proto(plan, self.service.settings)
 
     # --- retention and demo data ----------------------------------------------------------------
 
     async def CollectGarbage(self, request: Any, context: Context) -> dataset_pb2.CollectGarbageResponse:
         report = await self.service.collect_garbage(dry_run=request.dry_run)
         return dataset_pb2.CollectGarbageResponse(
-            blobs_removed=report.blobs_removed, bytes_freed=report.bytes_freed
+            blobs_removed=report.blobs_removed,
+            bytes_freed=report.bytes_freed,
+            packs_rewritten=report.packs_rewritten,
         )
 
     async def LoadDemoDataset(self, request: Any, context: Context) -> dataset_pb2.LoadDemoDatasetResponse:
@@ -264,5 +290,6 @@ def register(runtime: ServiceRuntime) -> Iterable[str]:
     """Adds the servicers to the runtime's server; returns their full service names."""
     server = runtime.server
     assert server is not None
-    dataset_pb2_grpc.add_DatasetServiceServicer_to_server(DatasetServiceApi(build_service(runtime)), server)
+    servicer = DatasetServiceApi(build_service(runtime))
+    register_with_preframed_downloads(dataset_pb2_grpc.add_DatasetServiceServicer_to_server, servicer, server)
     return [dataset_pb2.DESCRIPTOR.services_by_name["DatasetService"].full_name]

@@ -9,6 +9,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from mlops.api.common.v1 import common_pb2
 from mlops.api.dataset.v1 import dataset_pb2
+from mlops.datasets.archive import ArchiveFormat
 from mlops.kernel.errors import InvalidArgument
 
 from .domain import (
@@ -27,9 +28,10 @@ from .domain import (
     Target,
     VersionState,
 )
-from .download import ArchiveFormat
+from .download_plan import DownloadPlan, PlannedBlob
 from .ingest import UploadFormat, UploadSpec
 from .service import DatasetView
+from .settings import DatasetSettings
 from .store import VersionRecord
 
 DEFAULT_PAGE_SIZE = 100
@@ -247,4 +249,33 @@ def diff_to_proto(diff: ManifestDiff) -> dataset_pb2.DiffVersionsResponse:
         changed=[_change(c) for c in diff.changed],
         label_moves=diff.label_moves,
         purpose_moves=diff.purpose_moves,
+    )
+
+
+def planned_blob_to_proto(blob: PlannedBlob) -> dataset_pb2.DownloadPlanEntry:
+    entry, packed = blob.entry, blob.packed
+    return dataset_pb2.DownloadPlanEntry(
+        member_name=blob.member_name,
+        sample_name=entry.name,
+        sha256=entry.sha256,
+        size_bytes=entry.size_bytes,
+        media_type=entry.media_type,
+        url=blob.url,
+        ranged=packed is not None,
+        offset=packed.offset if packed else 0,
+        length=packed.length if packed else 0,
+        crc32=blob.crc32,
+    )
+
+
+def download_plan_to_proto(plan: DownloadPlan, settings: DatasetSettings) -> dataset_pb2.VersionDownloadPlan:
+    return dataset_pb2.VersionDownloadPlan(
+        manifest_url=plan.manifest_url,
+        manifest_digest=plan.manifest_digest,
+        page=common_pb2.PageResponse(next_page_token=plan.next_page_token, total_size=plan.total_entries),
+        entries=[planned_blob_to_proto(blob) for blob in plan.blobs],
+        expires_at_unix=plan.expires_at_unix,
+        compression_level=settings.download_compression_level,
+        deflate_max_ratio=settings.download_deflate_max_ratio,
+        parallel_reads=settings.download_prefetch_window,
     )

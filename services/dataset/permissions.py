@@ -15,6 +15,7 @@ _READS = [
     "GetVersion",
     "DiffVersions",
     "DownloadVersion",
+    "GetVersionDownloadPlan",
 ]
 _WRITES = [
     "CreateDataset",
@@ -23,6 +24,7 @@ _WRITES = [
     "UploadSamples",
     "UpdateSample",
     "DeleteSample",
+    "DeleteSamples",
     "RelabelSamples",
     "SplitSamples",
     "PublishVersion",

@@ -7,6 +7,7 @@ reach them through it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import tempfile
@@ -17,6 +18,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
+from mlops.datasets.archive import ArchiveFormat, ArchivePolicy, Framing
+from mlops.datasets.checksum import Verification
 from mlops.kernel.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
 from mlops.kernel.objectstore import ObjectStore
 
@@ -38,16 +41,27 @@ from .domain import (
     VersionState,
     check_annotation,
     check_metadata,
+    check_publishable,
     diff_manifests,
+    manifest_document,
     new_id,
     plan_split,
     relabel,
     utcnow,
 )
-from .download import ArchiveFormat, ArchivePolicy, stream_archive
+from .download import stream_archive
+from .download_plan import (
+    DownloadPlan,
+    PlanPage,
+    expiry_seconds,
+    name_before_page,
+    page_entries,
+    page_token_after,
+    sign_plan,
+)
 from .ingest import IngestedSample, IngestLimits, UploadSpec, close_all, read_upload
 from .manifests import MANIFEST_PREFIX, digest_of_key, manifest_key, save_manifest
-from .packs import build_pack, store_pack, sweep_packs
+from .packs import PackPolicy, build_pack, pack_digest, store_pack, sweep_packs
 from .settings import DatasetSettings
 from .store import DatasetQuery, DatasetStore, DatasetUnit, Page, VersionRecord
 
@@ -77,12 +91,15 @@ class IngestResult:
     sample_ids: list[str]
     bytes_received: int
     new_blobs: int
+    # Of sample_ids, how many replaced a draft sample of the same name.
+    replaced: int = 0
 
 
 @dataclass(frozen=True)
 class GarbageReport:
     blobs_removed: int
     bytes_freed: int
+    packs_rewritten: int = 0
 
 
 def _used_by_message(versions: Sequence[VersionRecord]) -> str | None:
@@ -166,9 +183,13 @@ class DatasetService:
 
     # --- uploads --------------------------------------------------------------------------------
 
-    async def ingest(self, dataset_id: str, files: Sequence[UploadFile]) -> IngestResult:
+    async def ingest(
+        self, dataset_id: str, files: Sequence[UploadFile], *, replace_existing: bool = False
+    ) -> IngestResult:
         """All files or nothing: rows commit in one transaction once every sample is valid and stored.
 
+        A draft sample named like an uploaded one refuses the upload, or with `replace_existing` is
+        replaced by it in the same transaction (what re-uploading changed files from a folder means).
         Blobs stored for an upload that is then refused stay unreferenced; the collector removes them.
         """
         if not files:
@@ -178,6 +199,7 @@ class DatasetService:
         blobs = await self._ready_blobs()
         reservation = new_id()
         staged: list[Sample] = []
+        checksums: dict[str, int] = {}
         names: set[str] = set()
         received = sum(_size_of(upload.stream) for upload in files)
         new_blobs = 0
@@ -194,6 +216,7 @@ class DatasetService:
                         raise AlreadyExists(f"sample {item.name!r} appears twice in the upload", field="name")
                     names.add(item.name)
                 staged.extend(item.to_sample() for item in batch)
+                checksums.update((item.sha256, item.crc32) for item in batch)
                 storing.append(asyncio.create_task(self._store_contents(blobs, reservation, batch, limit)))
                 while len(storing) > 2:
                     new_blobs += await storing.popleft()
@@ -204,7 +227,9 @@ class DatasetService:
             async with self.store.unit() as uow:
                 await uow.get_dataset(dataset_id, for_update=True)
                 clashes = await uow.existing_names(dataset_id, names)
-                if clashes:
+                if clashes and replace_existing:
+                    await uow.delete_samples_named(dataset_id, clashes)
+                elif clashes:
                     shown = ", ".join(repr(n) for n in sorted(clashes)[:5])
                     raise AlreadyExists(
                         f"the draft already has samples named {shown} ({len(clashes)} in all); "
@@ -213,6 +238,7 @@ class DatasetService:
                     )
                 now = utcnow()
                 await uow.add_samples(dataset_id, staged, now)
+                await uow.record_checksums(checksums)
                 await uow.release_reservation(reservation)
                 await _touch(uow, dataset_id, now)
         except BaseException:
@@ -221,7 +247,7 @@ class DatasetService:
             await asyncio.gather(*storing, return_exceptions=True)
             await self._release(reservation)
             raise
-        return IngestResult([s.sample_id for s in staged], received, new_blobs)
+        return IngestResult([s.sample_id for s in staged], received, new_blobs, len(clashes))
 
     async def _store_contents(
         self, blobs: ObjectStore, reservation: str, batch: list[IngestedSample], limit: asyncio.Semaphore
@@ -254,6 +280,11 @@ class DatasetService:
                 packable = []
             if packable:
                 pack = await asyncio.to_thread(build_pack, packable)
+                # A collection may be deleting a retired pack of these very bytes: reserve the pack
+                # as any blob, and wait for the collection to let it go.
+                async with self.store.unit() as uow:
+                    await uow.reserve_blobs(reservation, {pack_digest(pack.key)}, utcnow())
+                await self._wait_not_doomed({pack_digest(pack.key)})
                 async with limit:
                     await store_pack(self.store, blobs, pack)
             packed = {sha256 for sha256, _ in packable}
@@ -335,6 +366,19 @@ class DatasetService:
             await uow.delete_sample(dataset_id, sample_id)
             await _touch(uow, dataset_id, utcnow())
 
+    async def delete_samples(self, dataset_id: str, selection: SampleFilter) -> int:
+        """Every draft sample the filter matches, in one transaction; returns how many went."""
+        if selection.matches_everything:
+            raise InvalidArgument(
+                "deleting samples needs a filter with at least one criterion", field="filter"
+            )
+        async with self.store.unit() as uow:
+            await uow.get_dataset(dataset_id, for_update=True)
+            deleted = await uow.delete_samples(dataset_id, selection)
+            if deleted:
+                await _touch(uow, dataset_id, utcnow())
+        return deleted
+
     async def relabel(
         self,
         dataset_id: str,
@@ -367,38 +411,54 @@ class DatasetService:
 
     async def publish(self, dataset_id: str, *, author: str, message: str = "") -> VersionRecord:
         """Exactly one version per draft state: publishes of a dataset queue on its row (or SQLite's
-        write lock), and the loser finds the draft unchanged since the winner's version."""
+        write lock), and the loser finds the draft unchanged since the winner's version.
+
+        Cost grows with the draft's size only through reading one stored JSON column per sample,
+        hashing and compressing: samples were validated and their entries serialised when they were
+        written, so nothing here builds a domain object per sample, and the database writes entry
+        rows only for samples changed since the previous version (store.add_version_of_draft).
+        """
         blobs = await self._ready_blobs()
         async with self.store.unit() as uow:
             dataset = await uow.get_dataset(dataset_id, for_update=True)
-            draft = Draft.of(dataset, await uow.draft_samples(dataset_id))
-            now = utcnow()
-            version = draft.publish(dataset, author=author, message=message, now=now)
+            draft = await uow.draft_manifest(dataset_id)
+            check_publishable(draft.sample_count, message)
+            manifest_bytes = manifest_document(draft.entry_documents)
+            digest = hashlib.sha256(manifest_bytes).hexdigest()
             latest = await uow.latest_version(dataset_id)
-            if latest is not None and latest.manifest_digest == version.manifest_digest:
+            if latest is not None and latest.manifest_digest == digest:
                 raise FailedPrecondition(
                     f"the draft is unchanged since version {latest.number}: nothing to publish",
                     field="dataset_id",
                 )
+            now = utcnow()
             record = VersionRecord(
                 dataset_id=dataset_id,
-                number=version.number,
+                number=dataset.next_version_number(),
                 scenario=dataset.scenario,
                 state=VersionState.PUBLISHED,
-                manifest_digest=version.manifest_digest,
+                manifest_digest=digest,
                 author=author,
                 message=message,
                 created_at=now,
-                sample_count=version.sample_count,
-                total_bytes=version.total_bytes,
-                counts_per_purpose=version.counts_per_purpose,
-                counts_per_label=version.counts_per_label,
+                sample_count=draft.sample_count,
+                total_bytes=draft.total_bytes,
+                counts_per_purpose=draft.counts_per_purpose,
+                counts_per_label=draft.counts_per_label,
             )
-            await uow.advance_version(dataset_id, dataset.latest_version, now)
-            await uow.add_version(record, version.manifest)
-            await events.version_published(uow.session, record)
-            # Inside the transaction: a version never commits without its manifest object.
-            await save_manifest(blobs, version.manifest.to_bytes(), record.manifest_digest)
+            # Compressed and stored while the database writes the rows; awaited inside the
+            # transaction, so a version never commits without its manifest object.
+            saving = asyncio.create_task(save_manifest(blobs, manifest_bytes, digest))
+            try:
+                await uow.advance_version(dataset_id, dataset.latest_version, now)
+                await uow.add_version_of_draft(record)
+                await events.version_published(uow.session, record)
+            except BaseException:
+                # A stored manifest no version names is collected by _sweep_manifests.
+                saving.cancel()
+                await asyncio.gather(saving, return_exceptions=True)
+                raise
+            await saving
         return record
 
     async def list_versions(
@@ -468,13 +528,16 @@ class DatasetService:
             await blobs.delete_object(manifest_key(digest))
 
     async def download(
-        self, dataset_id: str, number: int, archive_format: ArchiveFormat
+        self, dataset_id: str, number: int, archive_format: ArchiveFormat, frame: Framing | None = None
     ) -> AsyncIterator[bytes]:
         blobs = await self._ready_blobs()
         async with self.store.unit() as uow:
             version = await uow.get_version(dataset_id, number)
             manifest = await uow.version_manifest(dataset_id, number)
-            packed = await uow.packed_locations({entry.sha256 for entry in manifest.entries})
+            digests = {entry.sha256 for entry in manifest.entries}
+            packed = await uow.packed_locations(digests)
+            by_crc = self.settings.download_verification is Verification.CRC32
+            checksums = await uow.checksums(digests) if by_crc else {}
         manifest_bytes = manifest.to_bytes()
         if manifest.digest() != version.manifest_digest:
             raise FailedPrecondition(f"version {number}'s entries no longer hash to its manifest digest")
@@ -493,14 +556,51 @@ class DatasetService:
             chunk_size=settings.download_chunk_bytes,
             policy=policy,
             packed=packed,
+            frame=frame,
+            checksums=checksums,
         )
+
+    async def download_plan(
+        self, dataset_id: str, number: int, expires_seconds: int, page_size: int = 0, page_token: str = ""
+    ) -> DownloadPlan:
+        """A page of the version's plan: presigned URLs for its manifest and for the blobs of up to
+        `page_size` entries, in archive order (DownloadVersion's archive, built by the client from the
+        object store, which checks the entries against the manifest's digest)."""
+        expires_seconds = expiry_seconds(expires_seconds)
+        size = page_entries(page_size)
+        after = name_before_page(page_token)
+        blobs = await self._ready_blobs()
+        async with self.store.unit() as uow:
+            version = await uow.get_version(dataset_id, number)
+            # One more than the page: whether another page follows.
+            entries = await uow.manifest_entries_after(dataset_id, number, after, size + 1)
+            entries = entries[:size] if (more := len(entries) > size) else entries
+            digests = {entry.sha256 for entry in entries}
+            packed = await uow.packed_locations(digests)
+            checksums = await uow.checksums(digests)
+        page = PlanPage(
+            manifest_digest=version.manifest_digest,
+            entries=entries,
+            packed=packed,
+            checksums=checksums,
+            next_page_token=page_token_after(entries[-1].name) if more else "",
+            total_entries=version.sample_count,
+        )
+        return await asyncio.to_thread(sign_plan, blobs, page, expires_seconds)
 
     # --- retention ------------------------------------------------------------------------------
 
     async def collect_garbage(self, *, dry_run: bool = False) -> GarbageReport:
         """Mark and sweep: blobs older than the grace period that no draft, version or reservation
         names. A blob is marked doomed before the references are read again and before it is
-        deleted; uploads reserve first and check marks second, so one of the two always sees the other."""
+        deleted; uploads reserve first and check marks second, so one of the two always sees the other.
+
+        One collection at a time, across replicas: a collection that ends unmarks its blobs, which
+        would lift the marks of another still deleting the same ones."""
+        async with self.store.exclusive("dataset.collect-garbage"):
+            return await self._collect_garbage(dry_run)
+
+    async def _collect_garbage(self, dry_run: bool) -> GarbageReport:
         blobs = await self._ready_blobs()
         now = utcnow()
         cutoff = now - timedelta(seconds=self.settings.gc_grace_seconds)
@@ -535,17 +635,28 @@ class DatasetService:
             finally:
                 async with self.store.unit() as uow:
                     await uow.unmark_doomed(garbage)
-        packs = await sweep_packs(self.store, blobs, cutoff, dry_run, utcnow())
+        policy = PackPolicy(repack_garbage_fraction=self.settings.repack_garbage_fraction)
+        packs = await sweep_packs(self.store, blobs, cutoff, dry_run, utcnow(), policy)
         removed += packs.removed_blobs
         freed += packs.freed_bytes
         manifests_removed, manifest_bytes = await self._sweep_manifests(blobs, cutoff, dry_run)
         removed += manifests_removed
         freed += manifest_bytes
+        if not dry_run:
+            async with self.store.unit() as uow:
+                await uow.forget_unreferenced_checksums()
         log.info(
             "garbage collected",
-            extra={"fields": {"blobs_removed": removed, "bytes_freed": freed, "dry_run": dry_run}},
+            extra={
+                "fields": {
+                    "blobs_removed": removed,
+                    "bytes_freed": freed,
+                    "packs_rewritten": packs.repacked,
+                    "dry_run": dry_run,
+                }
+            },
         )
-        return GarbageReport(removed, freed)
+        return GarbageReport(removed, freed, packs.repacked)
 
     async def _sweep_manifests(self, blobs: ObjectStore, cutoff: datetime, dry_run: bool) -> tuple[int, int]:
         """Manifest objects of publishes that stored theirs and then failed to commit."""

@@ -35,8 +35,11 @@ def write_secret(path: Path, secret: str) -> None:
 
 
 async def bootstrap_tokens(store: TokenStore, settings: GatewaySettings) -> None:
-    await _ensure_admin(store, settings)
-    await _ensure_service(store, settings)
+    # Replicas starting together on one database take turns: otherwise each sees no admin token and
+    # creates one, or both register the same token from settings and one fails on the duplicate.
+    async with store.exclusive("gateway.bootstrap-tokens"):
+        await _ensure_admin(store, settings)
+        await _ensure_service(store, settings)
 
 
 async def _ensure_admin(store: TokenStore, settings: GatewaySettings) -> None:

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mlops.kernel.grpcx.tls import aio_channel
+from mlops.kernel.settings import TlsSettings
+
 HEALTHY = "healthy"
 DEGRADED = "degraded"
 UNHEALTHY = "unhealthy"
@@ -30,15 +33,18 @@ class PlatformHealth:
 class HealthChecker:
     """Keeps one channel per address, so a probe every few seconds does not reconnect each time."""
 
-    def __init__(self, addresses: Mapping[str, str], timeout: float = 1.0) -> None:
+    def __init__(
+        self, addresses: Mapping[str, str], timeout: float = 1.0, *, tls: TlsSettings | None = None
+    ) -> None:
         self.addresses = dict(addresses)
         self.timeout = timeout
+        self.tls = tls
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         channel = self._channels.get(address)
         if channel is None:
-            channel = grpc.aio.insecure_channel(address)
+            channel = aio_channel(address, self.tls)
             self._channels[address] = channel
         return channel
 

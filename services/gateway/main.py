@@ -20,6 +20,7 @@ from mlops.api.identity.v1 import identity_pb2_grpc
 from mlops.kernel.audit import AuditRecorder, AuditServicer
 from mlops.kernel.db import Database
 from mlops.kernel.grpcx.server import SERVING, add_health, create_server, enable_reflection, set_health
+from mlops.kernel.grpcx.tls import add_port
 from mlops.kernel.logging import configure_logging
 from mlops.kernel.telemetry import setup_telemetry
 from services.gateway.app import create_app
@@ -77,7 +78,9 @@ class Gateway:
         tokens = TokenService(SqlTokenStore(db))
         await bootstrap_tokens(tokens.store, settings)
         audit = AuditRecorder(db, settings.service_name)
-        checker = HealthChecker(settings.service_addresses(), settings.health_timeout_seconds)
+        checker = HealthChecker(
+            settings.service_addresses(), settings.health_timeout_seconds, tls=settings.tls
+        )
         self.context = GatewayContext(settings=settings, db=db, tokens=tokens, audit=audit, health=checker)
         await self._start_grpc(tokens, audit, db)
         await self._start_http()
@@ -93,7 +96,7 @@ class Gateway:
         self.health_servicer = add_health(server)
         enable_reflection(server, [SERVICE_NAME, AUDIT_SERVICE])
         host, port = self.settings.identity_bind()
-        server.add_insecure_port(f"{host}:{port}")
+        add_port(server, f"{host}:{port}", self.settings.tls)
         await server.start()
         await set_health(self.health_servicer, [SERVICE_NAME, AUDIT_SERVICE], SERVING)
         self.grpc_server = server

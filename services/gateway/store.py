@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +34,10 @@ class TokenStore(Protocol):
 
     async def has_active(self, role: Role, now: datetime) -> bool: ...
 
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A block that one gateway replica at a time runs against this store."""
+        ...
+
 
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands timestamps back without a zone; every one we write is UTC.
@@ -62,6 +67,9 @@ def _id_query(token_id: str) -> Select[tuple[str]]:
 class SqlTokenStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        return self.db.exclusive(name)
 
     async def add(self, token: ApiToken) -> None:
         async with self.db.transaction() as session:

@@ -40,7 +40,9 @@ class RegistryRuntime(ServiceRuntime):
         settings = self.registry_settings
         assert self.db is not None
         if self.runs is None:
-            self.runs = GrpcRunSource(settings.training_address, settings.training_timeout_seconds)
+            self.runs = GrpcRunSource(
+                settings.training_address, settings.training_timeout_seconds, tls=settings.tls
+            )
         token = settings.service_token.get_secret_value() if settings.service_token else None
         self.service = RegistryService(
             SqlRegistryStore(self.db),

@@ -12,6 +12,7 @@ from mlops.api.common.v1 import common_pb2
 from mlops.api.training.v1 import training_pb2, training_pb2_grpc
 from mlops.kernel.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from mlops.kernel.grpcx import open_channel
+from mlops.kernel.settings import TlsSettings
 
 from .domain import Bundle, Lineage, VersionDraft
 
@@ -31,9 +32,9 @@ class RunSource(Protocol):
 class GrpcRunSource:
     """Asks with the caller's own token, so a caller registers only runs they may read."""
 
-    def __init__(self, address: str, timeout: float = 10.0) -> None:
+    def __init__(self, address: str, timeout: float = 10.0, *, tls: TlsSettings | None = None) -> None:
         self.address = address
-        self.channel = open_channel(address, default_timeout=timeout)
+        self.channel = open_channel(address, default_timeout=timeout, tls=tls)
         self.stub = training_pb2_grpc.TrainingServiceStub(self.channel)
 
     async def get_run(self, run_id: str, authorization: str | None) -> training_pb2.Run:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import timestamp_pb2
@@ -13,6 +14,8 @@ from mlops.api.serving.v1 import serving_pb2 as pb
 from mlops.api.serving.v1 import serving_pb2_grpc
 from mlops.kernel.grpcx.context import principal
 from services.serving.domain import (
+    DEFAULT_REQUEST_LOG_MAX_PAYLOAD_BYTES,
+    DEFAULT_REQUEST_LOG_SAMPLE_RATE,
     Batching,
     Deployment,
     DeploymentState,
@@ -23,7 +26,15 @@ from services.serving.domain import (
     TrafficPolicy,
 )
 from services.serving.placement import Worker
-from services.serving.service import Assignment, DeployCommand, ReplicaReport, ServingService, UpdateCommand
+from services.serving.request_logs import parse_time
+from services.serving.service import (
+    Assignment,
+    DeployCommand,
+    ReplicaReport,
+    RevisionTraffic,
+    ServingService,
+    UpdateCommand,
+)
 
 Context = Any
 
@@ -36,6 +47,11 @@ _REPLICA_STATES = {
     ReplicaState.DRAINING: pb.REPLICA_STATE_DRAINING,
 }
 _REPORTED = {v: k for k, v in _REPLICA_STATES.items()}
+_ROLES = {
+    "stable": pb.REVISION_ROLE_STABLE,
+    "canary": pb.REVISION_ROLE_CANARY,
+    "shadow": pb.REVISION_ROLE_SHADOW,
+}
 _DEPLOYMENT_STATES = {
     DeploymentState.PENDING: pb.DEPLOYMENT_STATE_PENDING,
     DeploymentState.READY: pb.DEPLOYMENT_STATE_READY,
@@ -110,6 +126,8 @@ def deployment_message(deployment: Deployment, now: datetime) -> pb.Deployment:
         ],
         public=deployment.public,
         request_logging=deployment.request_logging,
+        request_log_sample_rate=deployment.request_log_sample_rate,
+        request_log_max_payload_bytes=deployment.request_log_max_payload_bytes,
         idle_after_seconds=deployment.idle_after_seconds,
         ttl_seconds=deployment.ttl_seconds,
         last_request_at=_timestamp(deployment.last_request_at),
@@ -151,6 +169,9 @@ def _assignment_message(assignment: Assignment) -> pb.ReplicaAssignment:
         public=assignment.public,
         canary_weight=assignment.canary_weight,
         shadow=assignment.shadow,
+        model_version=pb.ModelVersionRef(model=revision.model, number=revision.version),
+        request_log_sample_rate=assignment.request_log_sample_rate,
+        request_log_max_payload_bytes=assignment.request_log_max_payload_bytes,
     )
 
 
@@ -162,6 +183,39 @@ def _traffic(message: pb.DeploymentMetrics) -> Traffic:
         latency_p99_ms=message.latency_p99_ms,
         mean_batch_size=message.mean_batch_size,
         mean_queue_time_ms=message.mean_queue_time_ms,
+    )
+
+
+def _revision_metrics(observed: RevisionTraffic) -> pb.RevisionMetrics:
+    traffic = observed.traffic
+    return pb.RevisionMetrics(
+        revision=observed.revision,
+        role=_ROLES[observed.role],
+        requests=traffic.requests,
+        errors=traffic.errors,
+        latency_p50_ms=traffic.latency_p50_ms,
+        latency_p99_ms=traffic.latency_p99_ms,
+        mean_batch_size=traffic.mean_batch_size,
+        mean_queue_time_ms=traffic.mean_queue_time_ms,
+    )
+
+
+def _request_log_record(record: dict[str, Any]) -> pb.RequestLogRecord:
+    """A stored record (services.serving.request_logs) as the API gives it."""
+    truncated = bool(record.get("truncated"))
+    return pb.RequestLogRecord(
+        time=_timestamp(parse_time(record["time"])),
+        deployment=record["deployment"],
+        revision=record["revision"],
+        model_version=pb.ModelVersionRef(model=record["model"], number=record["model_version"]),
+        request_id=record["request_id"],
+        protocol=record["protocol"],
+        endpoint=record["endpoint"],
+        latency_ms=record["latency_ms"],
+        worker_id=record["worker_id"],
+        inputs_json="" if truncated else json.dumps(record["inputs"], separators=(",", ":")),
+        outputs_json="" if truncated else json.dumps(record["outputs"], separators=(",", ":")),
+        truncated=truncated,
     )
 
 
@@ -183,6 +237,11 @@ class ServingServiceApi(serving_pb2_grpc.ServingServiceServicer):
             batching=Batching(request.batching.max_batch_size, request.batching.max_queue_delay_us),
             public=request.public,
             request_logging=request.request_logging,
+            # 0: the defaults.
+            request_log_sample_rate=request.request_log_sample_rate or DEFAULT_REQUEST_LOG_SAMPLE_RATE,
+            request_log_max_payload_bytes=(
+                request.request_log_max_payload_bytes or DEFAULT_REQUEST_LOG_MAX_PAYLOAD_BYTES
+            ),
             idle_after_seconds=request.idle_after_seconds,
             ttl_seconds=request.ttl_seconds,
         )
@@ -217,6 +276,14 @@ class ServingServiceApi(serving_pb2_grpc.ServingServiceServicer):
             canary_weight=request.canary_weight,
             shadow=request.shadow,
             request_logging=request.request_logging if request.HasField("request_logging") else None,
+            request_log_sample_rate=(
+                request.request_log_sample_rate if request.HasField("request_log_sample_rate") else None
+            ),
+            request_log_max_payload_bytes=(
+                request.request_log_max_payload_bytes
+                if request.HasField("request_log_max_payload_bytes")
+                else None
+            ),
         )
         updated = await self.service.update(principal().subject, command, _authorization(context))
         return self._message(updated)
@@ -256,20 +323,37 @@ class ServingServiceApi(serving_pb2_grpc.ServingServiceServicer):
     async def GetDeploymentMetrics(
         self, request: pb.GetDeploymentRequest, context: Context
     ) -> pb.DeploymentMetrics:
-        traffic = await self.service.metrics(request.name)
+        observed = await self.service.metrics(request.name)
+        total = observed.total
         return pb.DeploymentMetrics(
             name=request.name,
-            requests=traffic.requests,
-            errors=traffic.errors,
-            latency_p50_ms=traffic.latency_p50_ms,
-            latency_p99_ms=traffic.latency_p99_ms,
-            mean_batch_size=traffic.mean_batch_size,
-            mean_queue_time_ms=traffic.mean_queue_time_ms,
+            requests=total.requests,
+            errors=total.errors,
+            latency_p50_ms=total.latency_p50_ms,
+            latency_p99_ms=total.latency_p99_ms,
+            mean_batch_size=total.mean_batch_size,
+            mean_queue_time_ms=total.mean_queue_time_ms,
+            revisions=[_revision_metrics(r) for r in observed.revisions],
         )
 
     async def ListWorkers(self, request: pb.ListWorkersRequest, context: Context) -> pb.ListWorkersResponse:
         found = await self.service.list_workers(_POOLS.get(request.pool, ""))
         return pb.ListWorkersResponse(workers=[_worker_message(w, alive) for w, alive in found])
+
+    async def ListRequestLogRecords(
+        self, request: pb.ListRequestLogRecordsRequest, context: Context
+    ) -> pb.ListRequestLogRecordsResponse:
+        page = await self.service.request_log(
+            request.name,
+            request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None,
+            request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None,
+            page_size=request.page.page_size,
+            page_token=request.page.page_token,
+        )
+        return pb.ListRequestLogRecordsResponse(
+            records=[_request_log_record(r) for r in page.records],
+            page=common_pb2.PageResponse(next_page_token=page.next_page_token),
+        )
 
 
 class WorkerRegistryApi(serving_pb2_grpc.WorkerRegistryServicer):

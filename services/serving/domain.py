@@ -17,6 +17,10 @@ from mlops.kernel.errors import FailedPrecondition, InvalidArgument, NotFound
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 POOLS = ("cpu", "gpu")
+# Request logging: every request unless told otherwise; a record keeps at most this many tensor bytes.
+DEFAULT_REQUEST_LOG_SAMPLE_RATE = 1.0
+DEFAULT_REQUEST_LOG_MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_REQUEST_LOG_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 
 class ReplicaState(StrEnum):
@@ -131,6 +135,9 @@ class Deployment:
     created_at: datetime
     public: bool = False
     request_logging: bool = False
+    # Deployment-wide, like request_logging: changing them makes no new revision.
+    request_log_sample_rate: float = DEFAULT_REQUEST_LOG_SAMPLE_RATE
+    request_log_max_payload_bytes: int = DEFAULT_REQUEST_LOG_MAX_PAYLOAD_BYTES
     idle_after_seconds: int = 0
     ttl_seconds: int = 0
     scenario: str = ""
@@ -152,6 +159,7 @@ class Deployment:
         if pool not in POOLS and not _NAME.match(pool):
             raise InvalidArgument(f"unknown pool {pool!r}", field="pool")
         deployment = Deployment(name=name, pool=pool, owner=owner, created_at=now, **options)  # type: ignore[arg-type]
+        _check_request_logging(deployment.request_log_sample_rate, deployment.request_log_max_payload_bytes)
         deployment._check(revision)
         deployment.revisions.append(revision)
         deployment._make_stable(revision.number)
@@ -291,6 +299,18 @@ class Deployment:
             self.last_request_at = now
         self.observed = traffic
 
+    def set_request_logging(
+        self, enabled: bool | None, sample_rate: float | None, max_payload_bytes: int | None
+    ) -> None:
+        """Switch request logging or change its settings in place (None: leave as is); the workers pick
+        the change up at their next heartbeat, without reloading anything."""
+        rate = self.request_log_sample_rate if sample_rate is None else sample_rate
+        cap = self.request_log_max_payload_bytes if max_payload_bytes is None else max_payload_bytes
+        _check_request_logging(rate, cap)
+        self.request_log_sample_rate, self.request_log_max_payload_bytes = rate, cap
+        if enabled is not None:
+            self.request_logging = enabled
+
     def stop(self, reason: str) -> None:
         self._require_running()
         self.stopped_reason = reason or "stopped"
@@ -322,3 +342,16 @@ class Deployment:
     def _require_running(self) -> None:
         if self.stopped:
             raise FailedPrecondition(f"deployment {self.name} is stopped")
+
+
+def _check_request_logging(sample_rate: float, max_payload_bytes: int) -> None:
+    if not 0.0 < sample_rate <= 1.0:
+        raise InvalidArgument(
+            "the request log sample rate is a fraction of requests, 0 < rate <= 1",
+            field="request_log_sample_rate",
+        )
+    if not 0 < max_payload_bytes <= MAX_REQUEST_LOG_PAYLOAD_BYTES:
+        raise InvalidArgument(
+            f"the request log payload cap lies in 1..{MAX_REQUEST_LOG_PAYLOAD_BYTES} bytes",
+            field="request_log_max_payload_bytes",
+        )

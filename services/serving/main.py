@@ -8,11 +8,13 @@ from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
+from mlops.kernel.objectstore import ObjectStore
 from mlops.kernel.runtime import ServiceRuntime, run_service
 from services.serving.api import register_api
 from services.serving.domain import Resources
 from services.serving.permissions import PERMISSIONS, UNAUDITED
 from services.serving.registry_client import GrpcModelVersions, ModelVersions
+from services.serving.request_logs import RequestLogReader
 from services.serving.service import ServingService
 from services.serving.settings import ServingSettings
 
@@ -38,7 +40,9 @@ class ServingRuntime(ServiceRuntime):
         settings = self.serving_settings
         assert self.db is not None and self.server is not None
         if self.versions is None:
-            self.versions = GrpcModelVersions(settings.registry_address, settings.registry_timeout_seconds)
+            self.versions = GrpcModelVersions(
+                settings.registry_address, settings.registry_timeout_seconds, tls=settings.tls
+            )
         self.service = ServingService(
             self.db,
             self.versions,
@@ -46,6 +50,8 @@ class ServingRuntime(ServiceRuntime):
             default_resources=Resources(
                 settings.default_replica_memory_bytes, settings.default_replica_threads
             ),
+            # What the workers log of deployments with request logging on (ObjectStore connects lazily).
+            request_logs=RequestLogReader(ObjectStore(settings.s3)),
         )
         return register_api(self.service, self.server, settings.worker_heartbeat_seconds)
 

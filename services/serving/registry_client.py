@@ -9,6 +9,7 @@ import grpc
 from mlops.api.registry.v1 import registry_pb2, registry_pb2_grpc
 from mlops.kernel.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
 from mlops.kernel.grpcx import open_channel
+from mlops.kernel.settings import TlsSettings
 from services.serving.domain import Bundle
 
 
@@ -19,9 +20,9 @@ class ModelVersions(Protocol):
 class GrpcModelVersions:
     """Asks with the caller's own token: a caller deploys only versions they may read."""
 
-    def __init__(self, address: str, timeout: float = 10.0) -> None:
+    def __init__(self, address: str, timeout: float = 10.0, *, tls: TlsSettings | None = None) -> None:
         self.address = address
-        self.channel = open_channel(address, default_timeout=timeout)
+        self.channel = open_channel(address, default_timeout=timeout, tls=tls)
         self.stub = registry_pb2_grpc.RegistryServiceStub(self.channel)
 
     async def bundle_of(self, model: str, number: int, authorization: str | None) -> Bundle:

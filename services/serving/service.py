@@ -15,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mlops.kernel.db import Database
-from mlops.kernel.errors import AlreadyExists, InvalidArgument, NotFound
+from mlops.kernel.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.serving import events
 from services.serving.domain import (
+    DEFAULT_REQUEST_LOG_MAX_PAYLOAD_BYTES,
+    DEFAULT_REQUEST_LOG_SAMPLE_RATE,
     Batching,
     Deployment,
     Replica,
@@ -27,8 +29,10 @@ from services.serving.domain import (
     Traffic,
     TrafficPolicy,
 )
+from services.serving.naming import SHADOW_SUFFIX
 from services.serving.placement import Worker, place, require_placement
 from services.serving.registry_client import ModelVersions
+from services.serving.request_logs import Page, RequestLogReader
 from services.serving.store import SqlServingStore
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,8 @@ class DeployCommand:
     batching: Batching = field(default_factory=Batching)
     public: bool = False
     request_logging: bool = False
+    request_log_sample_rate: float = DEFAULT_REQUEST_LOG_SAMPLE_RATE
+    request_log_max_payload_bytes: int = DEFAULT_REQUEST_LOG_MAX_PAYLOAD_BYTES
     idle_after_seconds: int = 0
     ttl_seconds: int = 0
 
@@ -59,6 +65,13 @@ class UpdateCommand:
     canary_weight: int = 0
     shadow: bool = False
     request_logging: bool | None = None
+    request_log_sample_rate: float | None = None
+    request_log_max_payload_bytes: int | None = None
+
+    @property
+    def changes_request_logging(self) -> bool:
+        settings = (self.request_logging, self.request_log_sample_rate, self.request_log_max_payload_bytes)
+        return any(value is not None for value in settings)
 
 
 @dataclass(frozen=True)
@@ -77,11 +90,15 @@ class Assignment:
     public: bool
     canary_weight: int = 0
     shadow: bool = False
+    # 0: request logging off.
+    request_log_sample_rate: float = 0.0
+    request_log_max_payload_bytes: int = 0
 
 
 def _assignment(deployment: Deployment, replica: Replica) -> Assignment:
     traffic = deployment.traffic
     beside = replica.revision != traffic.stable
+    logging = deployment.request_logging
     return Assignment(
         replica.id,
         deployment.name,
@@ -89,11 +106,45 @@ def _assignment(deployment: Deployment, replica: Replica) -> Assignment:
         deployment.public,
         canary_weight=traffic.canary_weight if beside and replica.revision == traffic.canary else 0,
         shadow=beside and replica.revision == traffic.shadow,
+        request_log_sample_rate=deployment.request_log_sample_rate if logging else 0.0,
+        request_log_max_payload_bytes=deployment.request_log_max_payload_bytes if logging else 0,
     )
+
+
+@dataclass(frozen=True)
+class RevisionTraffic:
+    revision: int
+    role: str  # stable, canary or shadow
+    traffic: Traffic
+
+
+@dataclass(frozen=True)
+class DeploymentTraffic:
+    """The requests a deployment answered (stable and canary) and each revision's share."""
+
+    total: Traffic
+    revisions: list[RevisionTraffic]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def merged(parts: Iterable[Traffic]) -> Traffic:
+    """Counters add; means are weighted by requests; quantiles are the worst part's (an upper bound:
+    workers send quantiles, not histograms, so they cannot be merged exactly)."""
+    parts = list(parts)
+    requests = sum(p.requests for p in parts)
+    batches = sum(p.mean_batch_size * p.requests for p in parts)
+    queued = sum(p.mean_queue_time_ms * p.requests for p in parts)
+    return Traffic(
+        requests=requests,
+        errors=sum(p.errors for p in parts),
+        latency_p50_ms=max((p.latency_p50_ms for p in parts), default=0.0),
+        latency_p99_ms=max((p.latency_p99_ms for p in parts), default=0.0),
+        mean_batch_size=batches / requests if requests else 0.0,
+        mean_queue_time_ms=queued / requests if requests else 0.0,
+    )
 
 
 class ServingService:
@@ -106,8 +157,10 @@ class ServingService:
         dead_after: timedelta = timedelta(seconds=10),
         default_resources: Resources = Resources(),
         clock: Callable[[], datetime] = utcnow,
+        request_logs: RequestLogReader | None = None,
     ) -> None:
         self.db = db
+        self.request_logs = request_logs
         self.versions = versions
         self.store = store or SqlServingStore()
         self.dead_after = dead_after
@@ -145,6 +198,8 @@ class ServingService:
                 revision,
                 public=command.public,
                 request_logging=command.request_logging,
+                request_log_sample_rate=command.request_log_sample_rate,
+                request_log_max_payload_bytes=command.request_log_max_payload_bytes,
                 idle_after_seconds=command.idle_after_seconds,
                 ttl_seconds=command.ttl_seconds,
             )
@@ -186,10 +241,14 @@ class ServingService:
             changes["batching"] = command.batching
         async with self._lock, self.db.transaction() as session:
             deployment = await self.store.get(session, command.name)
-            if command.request_logging is not None:
-                deployment.request_logging = command.request_logging
+            if command.changes_request_logging:
+                deployment.set_request_logging(
+                    command.request_logging,
+                    command.request_log_sample_rate,
+                    command.request_log_max_payload_bytes,
+                )
             if not changes:
-                if command.request_logging is None:
+                if not command.changes_request_logging:
                     raise InvalidArgument("nothing to update", field="name")
                 await self.store.save(session, deployment)
                 return deployment
@@ -254,24 +313,24 @@ class ServingService:
         for traffic in self._traffic.values():
             traffic.pop(name, None)
 
-    async def metrics(self, name: str) -> Traffic:
-        await self.get(name)
-        return self._observed(name)
+    async def metrics(self, name: str) -> DeploymentTraffic:
+        return self._deployment_traffic(await self.get(name))
 
-    def _observed(self, name: str) -> Traffic:
-        """Summed over workers; quantiles are the worst worker's (a bound, not a merge)."""
-        parts = [t[name] for t in self._traffic.values() if name in t]
-        requests = sum(p.requests for p in parts)
-        batches = sum(p.mean_batch_size * p.requests for p in parts)
-        queued = sum(p.mean_queue_time_ms * p.requests for p in parts)
-        return Traffic(
-            requests=requests,
-            errors=sum(p.errors for p in parts),
-            latency_p50_ms=max((p.latency_p50_ms for p in parts), default=0.0),
-            latency_p99_ms=max((p.latency_p99_ms for p in parts), default=0.0),
-            mean_batch_size=batches / requests if requests else 0.0,
-            mean_queue_time_ms=queued / requests if requests else 0.0,
-        )
+    def _deployment_traffic(self, deployment: Deployment) -> DeploymentTraffic:
+        policy = deployment.traffic
+        roles = [("stable", policy.stable), ("canary", policy.canary), ("shadow", policy.shadow)]
+        revisions = [
+            RevisionTraffic(number, role, self._observed(_reported_name(deployment, number, role)))
+            for role, number in roles
+            if number
+        ]
+        # A shadow's copies were never answered to anyone: they stay out of the totals.
+        answered = merged(r.traffic for r in revisions if r.role != "shadow")
+        return DeploymentTraffic(answered, revisions)
+
+    def _observed(self, hosted: str) -> Traffic:
+        """One hosted model's traffic summed over the workers that report it."""
+        return merged(t[hosted] for t in self._traffic.values() if hosted in t)
 
     async def _place(self, session: AsyncSession, deployment: Deployment, *, strict: bool) -> str:
         workers = await self.store.workers(session)
@@ -280,6 +339,23 @@ class ServingService:
         if strict:
             require_placement(reason, deployment.pool)
         return reason
+
+    # -- request logs -------------------------------------------------------------------------------
+
+    async def request_log(
+        self,
+        name: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> Page:
+        """What the workers logged for `name`; the logs outlive the deployment, so a removed one's
+        records stay readable."""
+        if self.request_logs is None:
+            raise FailedPrecondition("this control plane has no object store to read request logs from")
+        return await self.request_logs.page(name, start, end, page_size=page_size, page_token=page_token)
 
     # -- workers ------------------------------------------------------------------------------------
 
@@ -310,6 +386,8 @@ class ServingService:
             worker.last_heartbeat = now
             await self.store.put_worker(session, worker)
             self._traffic[worker_id] = traffic
+            # Canaries and shadows are reported as `<deployment>@r<revision>`.
+            reported = {hosted.split("@r", 1)[0] for hosted in traffic}
             assignments: list[Assignment] = []
             for deployment in await self.store.all(session):
                 if deployment.stopped:
@@ -323,9 +401,9 @@ class ServingService:
                     report = by_id.get(replica.id)
                     if replica.worker_id == worker_id and report is not None:
                         changed |= deployment.report(replica.id, report.state, report.reason, report.provider)
-                if deployment.name in traffic:
+                if deployment.name in reported:
                     before = deployment.last_request_at
-                    deployment.observe(self._observed(deployment.name), now)
+                    deployment.observe(self._deployment_traffic(deployment).total, now)
                     changed |= before != deployment.last_request_at
                 if changed:
                     await self.store.save(session, deployment)
@@ -368,7 +446,7 @@ class ServingService:
         # Workers report a canary's traffic under `<deployment>@r<revision>`.
         if not deployment.traffic.canary:
             return Traffic()
-        return self._observed(f"{deployment.name}@r{deployment.traffic.canary}")
+        return self._observed(_hosted_name(deployment, deployment.traffic.canary))
 
     async def run_sweeps(self, interval: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -380,3 +458,13 @@ class ServingService:
                 await asyncio.wait_for(stop.wait(), interval)
             except TimeoutError:
                 pass
+
+
+def _reported_name(deployment: Deployment, revision: int, role: str) -> str:
+    hosted = _hosted_name(deployment, revision)
+    return f"{hosted}{SHADOW_SUFFIX}" if role == "shadow" else hosted
+
+
+def _hosted_name(deployment: Deployment, revision: int) -> str:
+    # Workers host the stable under the deployment's name and a canary or shadow beside it.
+    return deployment.name if revision == deployment.traffic.stable else f"{deployment.name}@r{revision}"

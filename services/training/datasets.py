@@ -7,15 +7,16 @@ import grpc
 from mlops.api.dataset.v1 import dataset_pb2, dataset_pb2_grpc
 from mlops.kernel.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
 from mlops.kernel.grpcx import open_channel
+from mlops.kernel.settings import TlsSettings
 from services.training.domain import DatasetRef
 
 
 class GrpcDatasetCatalog:
     """Asks the dataset service with the caller's own token, so a run can use only what its owner may read."""
 
-    def __init__(self, address: str, timeout: float = 10.0) -> None:
+    def __init__(self, address: str, timeout: float = 10.0, *, tls: TlsSettings | None = None) -> None:
         self.address = address
-        self.channel = open_channel(address, default_timeout=timeout)
+        self.channel = open_channel(address, default_timeout=timeout, tls=tls)
         self.stub = dataset_pb2_grpc.DatasetServiceStub(self.channel)
 
     async def published_version(self, dataset_id: str, number: int, authorization: str | None) -> DatasetRef:

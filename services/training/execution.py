@@ -87,6 +87,7 @@ class ProgressReporter:
         self._stop_seen = False
         self._loop_started = False
         self._wake = asyncio.Event()
+        self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._process = psutil.Process()
         self._process.cpu_percent(None)
@@ -152,10 +153,12 @@ class ProgressReporter:
 
     async def run(self, interval: float) -> None:
         self._loop = asyncio.get_running_loop()
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
+            if self._closing:
+                return
             # Reports at most every MIN_REPORT_GAP seconds however fast epochs come.
             await asyncio.sleep(MIN_REPORT_GAP_SECONDS)
             try:
@@ -163,6 +166,14 @@ class ProgressReporter:
             except Exception:
                 # The heartbeat must outlive one bad report, or the watchdog fails a healthy run.
                 log.exception("progress report of run %s failed", self.run_id)
+
+    async def close(self, flusher: asyncio.Task[None]) -> None:
+        """Ends `run` between reports, never mid-report: a cancelled report would lose the lines
+        it had taken (the last ones, such as the trainer's stop notice), then sends what is left."""
+        self._closing = True
+        self._wake.set()
+        await flusher
+        await self.flush()
 
 
 def _gpu_memory_mb() -> float | None:
@@ -203,8 +214,12 @@ class RunExecution:
 
     async def execute(self) -> Outcome:
         async with (
-            open_channel(self.settings.training_address, token=self.token, default_timeout=30) as training,
-            open_channel(self.settings.dataset_address, token=self.token, default_timeout=300) as datasets,
+            open_channel(
+                self.settings.training_address, token=self.token, default_timeout=30, tls=self.settings.tls
+            ) as training,
+            open_channel(
+                self.settings.dataset_address, token=self.token, default_timeout=300, tls=self.settings.tls
+            ) as datasets,
         ):
             stub = training_pb2_grpc.TrainingServiceStub(training)
             try:
@@ -234,11 +249,8 @@ class RunExecution:
                     claim.run, dataset_pb2_grpc.DatasetServiceStub(datasets), reporter
                 )
             finally:
-                flusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await flusher
                 logging.getLogger("mlops.algorithms").removeHandler(handler)
-            await reporter.flush()
+                await reporter.close(flusher)
             if reporter.lease_lost.is_set():
                 log.warning("run %s: lease lost, not completing it", self.run_id)
                 return Outcome("lease lost")

@@ -62,7 +62,7 @@ class TrainingRuntime(ServiceRuntime):
         settings = self.training_settings
         assert self.db is not None
         if self.catalog is None:
-            self.catalog = GrpcDatasetCatalog(settings.dataset_address)
+            self.catalog = GrpcDatasetCatalog(settings.dataset_address, tls=settings.tls)
         if self.dispatcher is None:
             self.dispatcher = CeleryDispatcher(create_celery_app(settings))
         self.service = TrainingService(

@@ -20,7 +20,7 @@ from mlops.algorithms.registry import AlgorithmRegistry
 from mlops.api.common.v1 import common_pb2
 from mlops.api.events.v1 import events_pb2
 from mlops.kernel.auth import Permission, Principal
-from mlops.kernel.db import Database
+from mlops.kernel.db import Database, serialise_transaction
 from mlops.kernel.errors import FailedPrecondition, InvalidArgument, NotFound
 from mlops.kernel.events import record_event
 from services.training.domain import (
@@ -201,6 +201,8 @@ class TrainingService:
 
     async def _queue(self, run: Run, allow_duplicate: bool) -> None:
         async with self.db.transaction() as session:
+            # The user limit and the duplicate check read before the insert: concurrent StartRuns take turns.
+            await serialise_transaction(session, "training.queue-run")
             repo = RunRepository(session)
             check_user_limit(self.config.limits, run.owner, await repo.count_active_of(run.owner))
             check_duplicate(await repo.active_duplicate(run.inputs_digest), allow_duplicate)

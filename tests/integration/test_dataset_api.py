@@ -27,6 +27,7 @@ from mlops.kernel.events import EventBus, decode
 from mlops.kernel.grpcx import open_channel
 from mlops.kernel.objectstore import ObjectStore
 from mlops.kernel.runtime import ServiceRuntime
+from mlops.kernel.settings import S3Settings
 from mlops.stack.servers import NatsServer
 from services.dataset.demo.png import Canvas
 from services.dataset.main import build
@@ -52,7 +53,7 @@ class Running:
 
 
 async def start_dataset_service(
-    tmp_path: Path, nats: NatsServer, s3: S3Endpoint, **overrides: Any
+    tmp_path: Path, nats: NatsServer, s3: S3Endpoint, s3_settings: S3Settings | None = None, **overrides: Any
 ) -> AsyncIterator[Running]:
     identity, identity_address, _ = await start_identity()
     settings = DatasetSettings(
@@ -60,9 +61,9 @@ async def start_dataset_service(
         grpc_port=0,
         identity_address=identity_address,
         nats_url=nats.url,
-        s3=s3.settings(unique_bucket()),
         shutdown_grace_seconds=0.5,
         log_json=False,
+        s3=s3_settings or s3.settings(unique_bucket()),
         **overrides,
     )
     runtime = build(settings)
@@ -80,8 +81,13 @@ async def start_dataset_service(
 
 
 @pytest.fixture
-async def running(tmp_path: Path, nats_server: NatsServer, s3_server: S3Endpoint) -> AsyncIterator[Running]:
-    async for service in start_dataset_service(tmp_path, nats_server, s3_server, gc_grace_seconds=0):
+async def running(
+    tmp_path: Path, nats_server: NatsServer, s3_server: S3Endpoint, database_url: str
+) -> AsyncIterator[Running]:
+    """The service on SQLite and on PostgreSQL."""
+    async for service in start_dataset_service(
+        tmp_path, nats_server, s3_server, gc_grace_seconds=0, database_url=database_url
+    ):
         yield service
 
 

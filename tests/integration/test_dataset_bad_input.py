@@ -40,13 +40,17 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def strict(
-    tmp_path_factory: pytest.TempPathFactory, nats_server: NatsServer, s3_server: S3Endpoint
+    tmp_path_factory: pytest.TempPathFactory,
+    nats_server: NatsServer,
+    s3_server: S3Endpoint,
+    module_database_url: str,
 ) -> AsyncIterator[Running]:
-    """Small limits so that bombs and oversize uploads are cheap to build."""
+    """Small limits so that bombs and oversize uploads are cheap to build; on SQLite and PostgreSQL."""
     async for service in start_dataset_service(
         tmp_path_factory.mktemp("strict"),
         nats_server,
         s3_server,
+        database_url=module_database_url,
         max_upload_bytes=64 * 1024,
         max_archive_members=50,
         max_uncompressed_bytes=256 * 1024,

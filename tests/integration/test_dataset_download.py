@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import io
 import os
+import shutil
 import tarfile
 import zipfile
 from collections.abc import AsyncIterator
@@ -74,6 +76,30 @@ async def test_compressible_members_are_deflated_and_the_rest_stored(service: Ru
     for fmt, data in ((pb.ARCHIVE_FORMAT_ZIP, zipped), (pb.ARCHIVE_FORMAT_TAR_GZ, packed)):
         members = archive_members(data, fmt)
         assert {name: members[f"samples/{name}"] for name in texts} == texts
+
+
+async def test_replies_are_chunks_and_the_first_names_the_file(service: Running) -> None:
+    dataset_id, _ = await _published(service)
+    request = pb.DownloadVersionRequest(dataset_id=dataset_id, number=1, format=pb.ARCHIVE_FORMAT_ZIP)
+    chunks = [chunk async for chunk in service.stub.DownloadVersion(request)]
+    assert len(chunks) > 1  # chunks of 64 KiB here
+    assert chunks[0].file_name == f"{dataset_id}-v1.zip"
+    assert all(chunk.file_name == "" and chunk.data for chunk in chunks[1:])
+
+
+@pytest.mark.skipif(not (shutil.which("tar") and shutil.which("unzip")), reason="needs tar and unzip")
+async def test_archives_are_read_by_tar_and_unzip(service: Running, tmp_path: Path) -> None:
+    dataset_id, texts = await _published(service)
+    for fmt, name, command in (
+        (pb.ARCHIVE_FORMAT_TAR_GZ, "v1.tar.gz", ["tar", "-xzf", "v1.tar.gz", "-C"]),
+        (pb.ARCHIVE_FORMAT_ZIP, "v1.zip", ["unzip", "-q", "v1.zip", "-d"]),
+    ):
+        (tmp_path / name).write_bytes(await download(service.stub, dataset_id, 1, fmt))
+        target = tmp_path / name.replace(".", "-")
+        target.mkdir()
+        unpacked = await asyncio.create_subprocess_exec(*command, str(target), cwd=tmp_path)
+        assert await unpacked.wait() == 0
+        assert {path: (target / "samples" / path).read_bytes() for path in texts} == texts
 
 
 async def test_a_blob_changed_in_the_store_fails_the_download(service: Running) -> None:

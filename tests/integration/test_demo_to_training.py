@@ -18,15 +18,18 @@ import pytest
 
 from mlops.algorithms import Algorithm, Purpose, Sample, TrainingContext, validate_parameters
 from mlops.algorithms.builtin import builtin_algorithms
+from mlops.datasets.archive import MANIFEST_NAME
 from mlops.kernel.errors import InvalidArgument
 from services.dataset.demo import DemoDataset, generate_demo
 from services.dataset.domain import Manifest, Scenario, plan_split
 from services.dataset.domain import Sample as StoredSample
-from services.dataset.download import MANIFEST_NAME, member_name
+from services.dataset.download import member_name
 from services.dataset.ingest import read_upload
 from services.training.samples import algorithm_annotation, samples_from_archive
 
 ALGORITHMS = {str(a.scenario): a for a in builtin_algorithms()}
+
+pytestmark = pytest.mark.usefixtures("fixed_torch_threads")
 
 
 def ingest_and_split(demo: DemoDataset) -> tuple[list[StoredSample], dict[str, bytes]]:
@@ -72,17 +75,6 @@ def train(algorithm: Algorithm, samples: list[Sample], preset: str) -> dict[str,
     assert result.evaluation["predictions"]
     assert result.bundle.onnx_model
     return result.metrics
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # The machine is shared; one thread keeps training both polite and reproducible.
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("scenario", list(Scenario), ids=str)

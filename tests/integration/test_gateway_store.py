@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -137,3 +138,32 @@ async def test_bootstrap_tokens_from_settings_are_registered_by_hash_only(
     stored = await store.list_tokens()
     assert len(stored) == 2
     assert all(admin_secret not in (t.hash, t.description) for t in stored)
+
+
+@pytest.mark.parametrize("from_settings", [False, True], ids=["generated", "from-settings"])
+async def test_replicas_starting_together_make_one_admin_token(
+    database_url: str, tmp_path: Path, from_settings: bool
+) -> None:
+    await migrate_gateway_db(database_url)
+    replicas = [Database(database_url) for _ in range(5)]
+    handed_in = SecretStr(new_token()[1]) if from_settings else None
+    try:
+        await asyncio.gather(
+            *(
+                bootstrap_tokens(
+                    SqlTokenStore(db),
+                    GatewaySettings(data_dir=tmp_path / f"replica-{n}", bootstrap_admin_token=handed_in),
+                )
+                for n, db in enumerate(replicas)
+            )
+        )
+        stored = await SqlTokenStore(replicas[0]).list_tokens()
+    finally:
+        for db in replicas:
+            await db.dispose()
+    assert len([t for t in stored if t.role is Role.ADMIN]) == 1
+    assert _admin_token_files(tmp_path) == (0 if from_settings else 1)
+
+
+def _admin_token_files(root: Path) -> int:
+    return len(list(root.glob("replica-*/admin.token")))

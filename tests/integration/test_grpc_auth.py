@@ -334,12 +334,9 @@ async def test_unimplemented_method_answers_unimplemented(sqlite_stack: Stack) -
 
 async def test_client_default_deadline_applies(sqlite_stack: Stack) -> None:
     async with sqlite_stack.channel(VIEWER, timeout=0.3) as channel:
-        started = asyncio.get_running_loop().time()
         with pytest.raises(grpc.aio.AioRpcError) as failed:
             await dataset_pb2_grpc.DatasetServiceStub(channel).ListDatasets(dataset_pb2.ListDatasetsRequest())
-        elapsed = asyncio.get_running_loop().time() - started
     assert failed.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
-    assert elapsed < 2
 
 
 async def test_streams_are_authorised_and_audited(sqlite_stack: Stack) -> None:

@@ -64,6 +64,11 @@ async def test_cli_deploys_updates_rolls_back_and_stops(control: ControlPlane, t
     stop = asyncio.Event()
     worker = asyncio.create_task(_worker(address, stop))
     try:
+        # The worker task registers in the background: wait for it rather than race it.
+        for _ in range(60):
+            if "w-cli" in await _mlops(data_dir, "workers"):
+                break
+            await asyncio.sleep(0.5)
         assert "w-cli" in await _mlops(data_dir, "workers")
         deployed = await _mlops(
             data_dir,
@@ -96,6 +101,8 @@ async def test_cli_deploys_updates_rolls_back_and_stops(control: ControlPlane, t
             data_dir, "traffic", "fraud", "--stable", "2", "--canary", "3", "--weight", "25"
         )
         assert "at 25%" in shifted
+        split = await _mlops(data_dir, "metrics", "fraud")
+        assert "stable" in split and "canary" in split
         assert "stable: r3" in await _mlops(data_dir, "promote", "fraud")
         assert "stable: r2" in await _mlops(data_dir, "rollback", "fraud", "--reason", "drift")
         assert "stable: r1" in await _mlops(data_dir, "rollback", "fraud", "--to", "1")

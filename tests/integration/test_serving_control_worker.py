@@ -46,7 +46,9 @@ async def control(
         yield plane
 
 
-async def start_worker(plane: ControlPlane, worker_id: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start_worker(
+    plane: ControlPlane, worker_id: str, extra_env: dict[str, str] | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
     rest, metrics = free_port(), free_port()
     env = {
         **os.environ,
@@ -59,6 +61,7 @@ async def start_worker(plane: ControlPlane, worker_id: str) -> tuple[asyncio.sub
         "MLOPS_INFERENCE_METRICS_PORT": str(metrics),
         "MLOPS_INFERENCE_DEVICE": "cpu",
         "MLOPS_LOG_JSON": "false",
+        **(extra_env or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.serving.worker", env=env, cwd=ROOT, stderr=asyncio.subprocess.DEVNULL
@@ -215,6 +218,16 @@ async def _canary_shadow_and_automatic_rollback(control: ControlPlane, client: h
         return await _versions_answering(client) == {"1", "3"}
 
     await until(both_answer)
+    split = await _metrics_once(stub, lambda m: _role(m, pb.REVISION_ROLE_CANARY).requests > 0)
+    stable, canary = _role(split, pb.REVISION_ROLE_STABLE), _role(split, pb.REVISION_ROLE_CANARY)
+    assert [(r.revision, r.role) for r in split.revisions] == [
+        (1, pb.REVISION_ROLE_STABLE),
+        (3, pb.REVISION_ROLE_CANARY),
+    ]
+    assert split.requests == stable.requests + canary.requests and stable.requests > 0
+    assert split.errors == stable.errors + canary.errors == 0
+    assert 0 < canary.latency_p50_ms <= canary.latency_p99_ms <= split.latency_p99_ms
+    assert canary.mean_batch_size >= 1
     assert 3 in {
         r.revision for r in (await stub.GetDeployment(pb.GetDeploymentRequest(name="fraud"))).replicas
     }
@@ -240,24 +253,28 @@ async def _canary_shadow_and_automatic_rollback(control: ControlPlane, client: h
         return 'method="shadow",model="fraud@r4"' in text and 'code="MISMATCH"' in text
 
     await until(compared)
+    listened = await _metrics_once(stub, lambda m: _role(m, pb.REVISION_ROLE_SHADOW).errors > 0)
+    shadow = _role(listened, pb.REVISION_ROLE_SHADOW)
+    assert shadow.revision == 4 and shadow.requests >= shadow.errors > 0
+    # The shadow's copies were answered to nobody: the totals are the stable's alone.
+    assert listened.requests == _role(listened, pb.REVISION_ROLE_STABLE).requests
 
-    await stub.SetTraffic(
-        pb.SetTrafficRequest(
-            name="fraud",
-            traffic=pb.TrafficPolicy(
-                stable_revision=3, canary_revision=4, canary_weight=100, max_p99_latency_ms=0.0001
-            ),
-        )
+    # r4 becomes the canary with a p99 threshold no request can meet. Its copies as a shadow (MISMATCH
+    # errors) are reported apart, so they do not count against it: only what it answers does.
+    policy = pb.TrafficPolicy(
+        stable_revision=3, canary_revision=4, canary_weight=100, max_p99_latency_ms=0.0001
     )
-    outcomes = []
+    await stub.SetTraffic(pb.SetTrafficRequest(name="fraud", traffic=policy))
+    canary_view = await stub.GetDeploymentMetrics(pb.GetDeploymentRequest(name="fraud"))
+    assert _role(canary_view, pb.REVISION_ROLE_CANARY).errors == 0
+    await until(lambda: _answers(client, "4"))
 
     async def rolled_back() -> bool:
-        outcomes.append(await answered_version(client))
         deployment = await stub.GetDeployment(pb.GetDeploymentRequest(name="fraud"))
         return not deployment.traffic.canary_revision and deployment.traffic.stable_revision == 3
 
     await until(rolled_back)
-    assert "4" in outcomes
+    await until(lambda: _answers(client, "3"))
 
 
 async def _a_failed_load_keeps_the_previous_revision(
@@ -279,6 +296,24 @@ async def _a_failed_load_keeps_the_previous_revision(
     assert await _versions_answering(client, 10) == {"3"}
     await stub.Rollback(pb.RollbackRequest(name="fraud", to_revision=3))
     await until(lambda: ready_on(stub, "fraud", 3))
+
+
+def _role(metrics: pb.DeploymentMetrics, role: pb.RevisionRole) -> pb.RevisionMetrics:
+    return next((r for r in metrics.revisions if r.role == role), pb.RevisionMetrics())
+
+
+async def _metrics_once(
+    stub: serving_pb2_grpc.ServingServiceStub, check: Callable[[pb.DeploymentMetrics], bool]
+) -> pb.DeploymentMetrics:
+    """The deployment's metrics once `check` holds (workers report them on their heartbeats)."""
+    found: list[pb.DeploymentMetrics] = []
+
+    async def holds() -> bool:
+        found[:] = [await stub.GetDeploymentMetrics(pb.GetDeploymentRequest(name="fraud"))]
+        return check(found[0])
+
+    await until(holds)
+    return found[0]
 
 
 async def _has_live_worker(stub: serving_pb2_grpc.ServingServiceStub) -> bool:

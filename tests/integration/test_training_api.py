@@ -6,6 +6,7 @@ a reused idempotency key with other parameters, a stop of a finished run.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -265,3 +266,29 @@ async def test_the_run_lifecycle_on_postgresql(
         assert [line.text for line in (await stub.GetLogs(pb.GetLogsRequest(run_id=run.id))).lines] == ["hi"]
         listed = await stub.ListRuns(pb.ListRunsRequest(status=pb.RUN_STATUS_CANCELLED))
         assert [r.id for r in listed.runs] == [run.id]
+
+
+async def test_concurrent_identical_starts_on_postgresql_queue_one_run(
+    tmp_path: Path, nats_server: NatsServer, s3_server: S3Endpoint, redis_url: str, postgres_url: str
+) -> None:
+    async with training_stack(
+        tmp_path,
+        nats_server.url,
+        s3_server.settings(unique_bucket()),
+        redis_url,
+        dispatcher=RecordingDispatcher(),
+        database_url=postgres_url,
+        max_active_runs_per_user=50,
+    ) as stack:
+        version = await stack.text_version()
+        stub = stack.stub()
+        outcomes = await asyncio.gather(
+            *(stub.StartRun(start_request(version)) for _ in range(24)), return_exceptions=True
+        )
+        started = [o for o in outcomes if isinstance(o, pb.Run)]
+        refused = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+        assert len(started) == 1, outcomes
+        assert len(refused) == 23
+        assert all(e.code() == grpc.StatusCode.FAILED_PRECONDITION for e in refused)
+        listed = await stub.ListRuns(pb.ListRunsRequest())
+        assert [r.id for r in listed.runs] == [started[0].id]

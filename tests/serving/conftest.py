@@ -21,6 +21,7 @@ from services.serving.inference.metrics import InferenceMetrics
 from services.serving.worker.main import serve
 from services.serving.worker.model_host import OnnxModelHost
 from services.serving.worker.replica import ModelSpec
+from services.serving.worker.request_log import RequestLogger
 from services.serving.worker.settings import ServingWorkerSettings
 from tests.integration.test_grpc_auth import start_identity
 
@@ -97,7 +98,7 @@ class RunningWorker:
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    specs: list[ModelSpec], authorizer: InvokeAuthorizer
+    specs: list[ModelSpec], authorizer: InvokeAuthorizer, request_log: RequestLogger | None = None
 ) -> AsyncIterator[RunningWorker]:
     settings = ServingWorkerSettings(
         inference_rest_port=free_port(),
@@ -111,7 +112,9 @@ async def running_worker(
         assert status.state == "ready", status.reason
     metrics = InferenceMetrics()
     stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, host, stop, authorizer=authorizer, metrics=metrics))
+    task = asyncio.create_task(
+        serve(settings, host, stop, authorizer=authorizer, metrics=metrics, request_log=request_log)
+    )
     worker = RunningWorker(settings, host, metrics)
     async with httpx.AsyncClient() as client:
         for _ in range(100):

@@ -147,3 +147,24 @@ async def test_cuda_asked_for_without_cuda_fails_with_the_reason(
     assert status.state == "failed" and "CUDA" in status.reason
     auto = await host.load(ModelSpec("anomaly", str(bundles.anomaly), device="auto"))
     assert (auto.state, auto.provider) == ("ready", "CPUExecutionProvider")
+
+
+async def test_a_batched_model_caps_its_batches_at_the_measured_size_and_answers_each_row(
+    host: OnnxModelHost, bundles: Bundles
+) -> None:
+    from services.serving.inference.batching import DynamicBatcher
+    from services.serving.worker.replica import Batching
+
+    spec = ModelSpec(
+        "anomaly", str(bundles.anomaly), device="cpu", threads=1, batching=Batching(max_batch_size=8)
+    )
+    assert (await host.load(spec)).state == "ready"
+    replica = host.replica("anomaly")
+    runner = replica.runner
+    assert isinstance(runner, DynamicBatcher)
+    assert 1 <= replica.preferred_batch_size <= 8 and runner.max_batch_size == replica.preferred_batch_size
+    windows = [_windows() for _ in range(12)]
+    answers = await asyncio.gather(*(runner.submit({"windows": w.array}) for w in windows))
+    for window, (outputs, _) in zip(windows, answers, strict=True):
+        alone = replica.predictor.run_tensors({"windows": window.array})
+        np.testing.assert_allclose(outputs["errors"], alone["errors"], rtol=1e-5, atol=1e-6)

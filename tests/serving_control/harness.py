@@ -17,6 +17,7 @@ from mlops.api.serving.v1 import serving_pb2_grpc
 from mlops.kernel.auth import Role
 from mlops.kernel.events import EventBus
 from mlops.kernel.grpcx import open_channel
+from mlops.kernel.settings import S3Settings
 from mlops.stack.servers import NatsServer
 from services.serving.main import ServingRuntime, build
 from services.serving.settings import ServingSettings
@@ -61,7 +62,7 @@ class ControlPlane:
 
 
 async def start_control(
-    tmp_path: Path, nats_server: NatsServer, bundles: dict[int, Path]
+    tmp_path: Path, nats_server: NatsServer, bundles: dict[int, Path], *, s3: S3Settings | None = None
 ) -> AsyncIterator[ControlPlane]:
     identity, identity_address, _ = await start_identity(TOKENS)
     registry = StandInRegistry(bundles)
@@ -81,6 +82,8 @@ async def start_control(
         shutdown_grace_seconds=0.5,
         log_json=False,
     )
+    if s3 is not None:
+        settings.s3 = s3
     runtime = build(settings)
     await runtime.start()
     channel = open_channel(f"127.0.0.1:{runtime.port}", token=ENGINEER, default_timeout=30)

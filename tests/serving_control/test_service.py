@@ -90,7 +90,7 @@ async def test_deploy_update_rollback_stop_through_heartbeats(db: Database) -> N
     )
     found = await service.get("fraud")
     assert found.state(clock.now) == DeploymentState.READY and found.last_request_at == clock.now
-    assert (await service.metrics("fraud")).requests == 5
+    assert (await service.metrics("fraud")).total.requests == 5
 
     updated = await service.update("erin", UpdateCommand("fraud", version=2), "Bearer t")
     assert updated.traffic.stable == 2 and updated.stable.version == 2
@@ -127,6 +127,58 @@ async def test_deploy_update_rollback_stop_through_heartbeats(db: Database) -> N
         "ServiceRolledBack",
         "ServiceStopped",
     ]
+
+
+async def test_metrics_per_revision_summed_over_workers(db: Database) -> None:
+    clock = Clock()
+    service = ServingService(db, Versions(), clock=clock)
+    for worker_id in ("w1", "w2"):
+        await service.register_worker(worker(worker_id))
+    await service.deploy("erin", DeployCommand("fraud", "m", 1, replicas=2), None)
+    await service.update("erin", UpdateCommand("fraud", version=2, canary_weight=20), None)
+    await service.update("erin", UpdateCommand("fraud", version=3, shadow=True), None)
+    await service.heartbeat(
+        "w1",
+        [],
+        {
+            "fraud": Traffic(80, 1, 2.0, 9.0, 4.0, 1.0),
+            "fraud@r2": Traffic(20, 2, 3.0, 20.0, 1.0, 0.5),
+            # A shadow's copies come apart from what it answered (nothing, as a shadow).
+            "fraud@r3": Traffic(),
+            "fraud@r3#shadow": Traffic(100, 40, 1.0, 5.0, 2.0, 0.0),
+            "other": Traffic(7),
+        },
+    )
+    await service.heartbeat(
+        "w2", [], {"fraud": Traffic(20, 0, 4.0, 8.0, 1.0, 2.0), "fraud@r2": Traffic(5, 0, 1.0, 2.0, 1.0, 0.5)}
+    )
+
+    observed = await service.metrics("fraud")
+    by_role = {r.role: (r.revision, r.traffic) for r in observed.revisions}
+    assert [r.role for r in observed.revisions] == ["stable", "canary", "shadow"]
+    assert by_role["stable"] == (1, Traffic(100, 1, 4.0, 9.0, (80 * 4.0 + 20 * 1.0) / 100, 1.2))
+    assert by_role["canary"] == (2, Traffic(25, 2, 3.0, 20.0, 1.0, 0.5))
+    assert by_role["shadow"] == (3, Traffic(100, 40, 1.0, 5.0, 2.0, 0.0))
+    # The shadow's copies were never answered: the totals are the stable's and the canary's.
+    total = observed.total
+    assert (total.requests, total.errors, total.latency_p50_ms, total.latency_p99_ms) == (125, 3, 4.0, 20.0)
+    assert total.mean_batch_size == pytest.approx((100 * 3.4 + 25 * 1.0) / 125)
+    assert (await service.get("fraud")).last_request_at == clock.now
+
+    await service.promote("fraud")
+    promoted = await service.metrics("fraud")
+    assert [(r.revision, r.role) for r in promoted.revisions] == [(2, "stable"), (3, "shadow")]
+
+    # The shadow made canary starts clean: its compared copies do not count against it.
+    await service.set_traffic(
+        "fraud", TrafficPolicy(stable=2, canary=3, canary_weight=50, max_error_rate=0.1)
+    )
+    await service.sweep()
+    kept = await service.get("fraud")
+    assert (kept.traffic.stable, kept.traffic.canary) == (2, 3)
+    assert (
+        next(r for r in (await service.metrics("fraud")).revisions if r.role == "canary").traffic.errors == 0
+    )
 
 
 async def test_silent_worker_loses_its_replicas_and_ttl_stops(db: Database) -> None:

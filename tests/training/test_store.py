@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -175,15 +174,13 @@ async def test_logs_get_sequence_numbers_per_run(db: Database) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_a_history_of_100k_points_downsamples_to_1000_quickly(db: Database) -> None:
+async def test_a_history_of_100k_points_downsamples_to_1000(db: Database) -> None:
+    # Its speed is measured by bench/training/run.py, not here.
     points = [MetricRecord("loss", step, (step % 997) / 997, T0) for step in range(100_000)]
     async with db.transaction() as session:
         await RunRepository(session).append_metrics("r1", points)
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        async with db.transaction() as session:
-            series, total = await RunRepository(session).metric_series("r1", "loss", 1000)
-        timings.append(time.perf_counter() - started)
+    async with db.transaction() as session:
+        series, total = await RunRepository(session).metric_series("r1", "loss", 1000)
     assert total == 100_000 and 500 <= len(series) <= 1000
-    assert min(timings) < 0.15, timings
+    steps = [point.step for point in series]
+    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 99_999

@@ -21,10 +21,10 @@ from mlops.algorithms.base import (
 from mlops.algorithms.bundle import ModelBundle
 from mlops.algorithms.image_classification import processing
 from mlops.algorithms.image_classification.demo import digits_dataset
-from mlops.algorithms.metrics import classification_metrics, confusion_matrix, per_class_report
+from mlops.algorithms.metrics import classification_metrics
 from mlops.algorithms.predictor import OnnxBackend, TorchBackend
 from mlops.algorithms.runtime import export_onnx, resolve_device, seed_everything
-from mlops.algorithms.training import FitConfig, fit_classifier
+from mlops.algorithms.training import FitConfig, classification_evaluation, describe_fit, fit_classifier
 from mlops.kernel.errors import InvalidArgument
 
 
@@ -168,25 +168,21 @@ class ImageClassification(Algorithm):
             metrics=metrics,
             limits="Only the labels seen in training can be predicted; images unlike the training images "
             "(other sizes, styles, backgrounds) may be classified confidently and wrongly.",
-            # No wall-clock time here: the bundle must be byte-identical for a repeated training.
-            training=f"{len(fit.history)} epochs (best epoch {fit.best_epoch}), seed {context.seed}.",
+            training=describe_fit(fit, context.seed),
         )
         bundle = ModelBundle(
             self.id, self.version, onnx_model, signature, state, metrics, dict(params), card.to_markdown()
         )
-        evaluation = {
-            "confusion_matrix": {
-                "labels": labels,
-                "matrix": confusion_matrix(truth, predicted, len(labels)).tolist(),
-            },
-            "per_class": per_class_report(truth, predicted, labels),
-            "history": [{"epoch": p.epoch, **p.metrics} for p in fit.history],
-            "training_seconds": fit.seconds,
-            "predictions": [
+        evaluation = classification_evaluation(
+            labels,
+            truth,
+            predicted,
+            fit,
+            [
                 {"key": s.key, "truth": str(s.annotation), **p}
                 for s, p in zip(splits.testing, predictions, strict=True)
             ],
-        }
+        )
         return TrainingResult(bundle, metrics, evaluation, card, stopped=fit.stopped, history=fit.history)
 
 

@@ -19,12 +19,12 @@ from mlops.algorithms.base import (
     TrainingResult,
 )
 from mlops.algorithms.bundle import ModelBundle
-from mlops.algorithms.metrics import classification_metrics, confusion_matrix, per_class_report
+from mlops.algorithms.metrics import classification_metrics
 from mlops.algorithms.predictor import OnnxBackend, TorchBackend
 from mlops.algorithms.runtime import export_onnx, resolve_device, seed_everything
 from mlops.algorithms.text_classification import processing
 from mlops.algorithms.text_classification.demo import support_messages
-from mlops.algorithms.training import FitConfig, fit_classifier
+from mlops.algorithms.training import FitConfig, classification_evaluation, describe_fit, fit_classifier
 from mlops.kernel.errors import InvalidArgument
 
 
@@ -185,25 +185,21 @@ class TextClassification(Algorithm):
             metrics=metrics,
             limits="Word order beyond n-grams is ignored; texts in languages or domains absent from training "
             "get unreliable labels; probabilities are not calibrated.",
-            # No wall-clock time here: the bundle must be byte-identical for a repeated training.
-            training=f"{len(fit.history)} epochs (best epoch {fit.best_epoch}), seed {context.seed}.",
+            training=describe_fit(fit, context.seed),
         )
         bundle = ModelBundle(
             self.id, self.version, onnx_model, signature, state, metrics, dict(params), card.to_markdown()
         )
-        evaluation = {
-            "confusion_matrix": {
-                "labels": labels,
-                "matrix": confusion_matrix(truth, predicted, len(labels)).tolist(),
-            },
-            "per_class": per_class_report(truth, predicted, labels),
-            "history": [{"epoch": p.epoch, **p.metrics} for p in fit.history],
-            "training_seconds": fit.seconds,
-            "predictions": [
+        evaluation = classification_evaluation(
+            labels,
+            truth,
+            predicted,
+            fit,
+            [
                 {"key": s.key, "text": t, "truth": str(s.annotation), **p}
                 for s, t, p in zip(splits.testing, texts, predictions, strict=True)
             ],
-        }
+        )
         return TrainingResult(bundle, metrics, evaluation, card, stopped=fit.stopped, history=fit.history)
 
 

@@ -1,4 +1,4 @@
-"""gRPC client channels: loopback-insecure by default, a deadline on every call, the caller's token,
+"""gRPC client channels: plaintext unless TLS is configured, a deadline on every call, the caller's token,
 the current trace context, and retries of idempotent calls when the server is UNAVAILABLE."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from typing import Any
 
 import grpc
 
+from mlops.kernel.grpcx.tls import client_credentials, client_options
 from mlops.kernel.grpcx.tracing import inject_metadata
+from mlops.kernel.settings import TlsSettings
 
 DEFAULT_TIMEOUT = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -95,14 +97,19 @@ def open_channel(
     idempotent: Iterable[str] = (),
     credentials: grpc.ChannelCredentials | None = None,
     options: Sequence[tuple[str, Any]] = (),
+    tls: TlsSettings | None = None,
 ) -> grpc.aio.Channel:
     """A channel to `address`. `idempotent` lists full method paths safe to retry on UNAVAILABLE
-    (see policy.idempotent_methods); TLS when `credentials` are given."""
+    (see policy.idempotent_methods); TLS when `credentials` are given or `tls` (the process's
+    settings.tls) configures it."""
+    if credentials is None:
+        credentials = client_credentials(tls)
     channel_options = [
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.enable_retries", 1),
         ("grpc.service_config", _retry_config(idempotent)),
+        *client_options(tls),
         *options,
     ]
     interceptors = call_defaults(token=token, default_timeout=default_timeout)

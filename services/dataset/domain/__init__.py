@@ -18,6 +18,7 @@ from .manifest import (
     annotation_to_json,
     canonical_json,
     diff_manifests,
+    manifest_document,
 )
 from .model import (
     Annotation,
@@ -44,6 +45,7 @@ from .versions import (
     DatasetVersion,
     Draft,
     VersionState,
+    check_publishable,
     ensure_dataset_deletable,
     model_user,
     run_user,
@@ -77,6 +79,7 @@ __all__ = [
     "check_dataset_name",
     "check_label",
     "check_metadata",
+    "check_publishable",
     "check_sample_name",
     "check_tags",
     "choose_strategy",
@@ -84,6 +87,7 @@ __all__ = [
     "ensure_dataset_deletable",
     "is_purpose_name",
     "label_of",
+    "manifest_document",
     "model_user",
     "new_id",
     "plan_split",

@@ -36,6 +36,10 @@ class SampleFilter:
             and (not self.unlabeled_only or sample.annotation is None)
         )
 
+    @property
+    def matches_everything(self) -> bool:
+        return self == SampleFilter()
+
 
 def relabel(
     samples: Iterable[Sample],

@@ -19,15 +19,23 @@ MANIFEST_FORMAT = 1
 
 
 def annotation_to_json(annotation: Annotation) -> dict[str, Any] | None:
+    # Numbers as floats, as annotation_from_json reads them back: an entry serialised when its
+    # sample is written must equal the one rebuilt from the stored row (2 and 2.0 differ in JSON).
     if annotation is None:
         return None
     if isinstance(annotation, Label):
         return {"label": annotation.name}
     if isinstance(annotation, Target):
-        return {"target": annotation.value}
+        return {"target": float(annotation.value)}
     return {
         "boxes": [
-            {"label": b.label, "x": b.x, "y": b.y, "width": b.width, "height": b.height}
+            {
+                "label": b.label,
+                "x": float(b.x),
+                "y": float(b.y),
+                "width": float(b.width),
+                "height": float(b.height),
+            }
             for b in annotation.boxes
         ]
     }
@@ -64,6 +72,15 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
+
+
+def manifest_document(entry_documents: Iterable[str]) -> bytes:
+    """The canonical bytes of a manifest from its entries' canonical JSON, already in name order.
+
+    The same bytes as `canonical_json` of the whole document (sorted keys put "format" before
+    "samples"), so a publish can join entries serialised when each sample was written.
+    """
+    return f'{{"format":{MANIFEST_FORMAT},"samples":[{",".join(entry_documents)}]}}'.encode()
 
 
 def _timestamp(value: datetime | None) -> str | None:
@@ -122,6 +139,10 @@ class ManifestEntry:
             entry["observed_at"] = _timestamp(self.observed_at)
         return entry
 
+    def canonical(self) -> str:
+        """This entry's part of the manifest's canonical JSON."""
+        return canonical_json(self.to_json()).decode()
+
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> ManifestEntry:
         return cls(
@@ -173,7 +194,7 @@ class Manifest:
         return {"format": MANIFEST_FORMAT, "samples": [e.to_json() for e in self.entries]}
 
     def to_bytes(self) -> bytes:
-        return canonical_json(self.to_json())
+        return manifest_document(e.canonical() for e in self.entries)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:

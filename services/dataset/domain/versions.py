@@ -98,6 +98,14 @@ class DatasetVersion:
             )
 
 
+def check_publishable(sample_count: int, message: str) -> None:
+    """What a publish needs besides an unchanged-draft check: samples, and a message of bounded size."""
+    if not sample_count:
+        raise FailedPrecondition("an empty draft cannot be published: add samples first", field="dataset_id")
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise InvalidArgument(f"a message has at most {MAX_MESSAGE_LENGTH} characters", field="message")
+
+
 def ensure_dataset_deletable(versions: Iterable[DatasetVersion]) -> None:
     """A dataset goes only when none of its versions is in use."""
     used = [v for v in versions if v.used_by]
@@ -171,12 +179,7 @@ class Draft:
         """
         if dataset.dataset_id != self.dataset_id:
             raise InvalidArgument("the draft belongs to another dataset", field="dataset_id")
-        if not self.samples:
-            raise FailedPrecondition(
-                "an empty draft cannot be published: add samples first", field="dataset_id"
-            )
-        if len(message) > MAX_MESSAGE_LENGTH:
-            raise InvalidArgument(f"a message has at most {MAX_MESSAGE_LENGTH} characters", field="message")
+        check_publishable(len(self.samples), message)
         manifest = self.manifest()
         digest = manifest.digest()
         if latest is not None and latest.manifest_digest == digest:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
+from mlops.datasets.checksum import crc32
 from mlops.kernel.errors import InvalidArgument
 
 from ..domain import Annotation, Purpose, Sample
@@ -30,6 +31,8 @@ class IngestedSample:
     size_bytes: int
     media_type: str
     source: str
+    # The content's CRC-32, what downloads check it against (mlops.datasets.checksum).
+    crc32: int
     data: bytes | None = None
     spool: IO[bytes] | None = None
     annotation: Annotation = None
@@ -71,10 +74,11 @@ class Content:
     size_bytes: int
     data: bytes | None
     spool: IO[bytes] | None
+    crc32: int
 
 
 def content_of(data: bytes) -> Content:
-    return Content(hashlib.sha256(data).hexdigest(), len(data), data, None)
+    return Content(hashlib.sha256(data).hexdigest(), len(data), data, None, crc32(data))
 
 
 class ArchiveBudget:
@@ -110,6 +114,7 @@ def capture(
 ) -> Content:
     """Hashes and keeps a stream's bytes, in memory up to the spool threshold, then on disk."""
     digest = hashlib.sha256()
+    crc = 0
     size = 0
     buffer = bytearray()
     spool: IO[bytes] | None = None
@@ -124,6 +129,7 @@ def capture(
             if budget is not None:
                 budget.charge(len(chunk), source)
             digest.update(chunk)
+            crc = crc32(chunk, crc)
             if spool is not None:
                 spool.write(chunk)
                 continue
@@ -138,8 +144,8 @@ def capture(
         raise
     if spool is not None:
         spool.flush()
-        return Content(digest.hexdigest(), size, None, spool)
-    return Content(digest.hexdigest(), size, bytes(buffer), None)
+        return Content(digest.hexdigest(), size, None, spool, crc)
+    return Content(digest.hexdigest(), size, bytes(buffer), None, crc)
 
 
 def chunks_of(stream: IO[bytes], size: int = CHUNK) -> Iterable[bytes]:
@@ -173,6 +179,7 @@ def sample_from(
         size_bytes=content.size_bytes,
         media_type=media_type,
         source=source,
+        crc32=content.crc32,
         data=content.data,
         spool=content.spool,
         annotation=annotation,

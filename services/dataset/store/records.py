@@ -56,3 +56,18 @@ class PackedBlob:
     offset: int
     length: int
     pack_key: str = ""
+
+
+@dataclass(frozen=True)
+class DraftManifest:
+    """A draft as a publish needs it, without a domain object per sample: its entries' canonical
+    JSON in name order and the same totals `Manifest` computes."""
+
+    entry_documents: list[str]
+    total_bytes: int
+    counts_per_purpose: dict[str, int]
+    counts_per_label: dict[str, int]
+
+    @property
+    def sample_count(self) -> int:
+        return len(self.entry_documents)

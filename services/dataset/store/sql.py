@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +31,7 @@ from mlops.kernel.db import Database
 from mlops.kernel.errors import AlreadyExists, Conflict, NotFound
 
 from ..domain import (
+    Boxes,
     Dataset,
     Manifest,
     ManifestEntry,
@@ -27,12 +44,14 @@ from ..domain import (
     annotation_to_json,
     label_of,
 )
-from .records import DatasetQuery, PackedBlob, Page, VersionRecord
+from .records import DatasetQuery, DraftManifest, PackedBlob, Page, VersionRecord
 from .tables import (
+    blob_checksums,
     datasets,
     doomed_blobs,
     packed_blobs,
     pending_blobs,
+    retired_packs,
     samples,
     version_entries,
     version_users,
@@ -60,6 +79,10 @@ def _chunks(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def _first(pair: tuple[str, Any]) -> str:
+    return pair[0]
 
 
 def _escape_like(text: str) -> str:
@@ -107,6 +130,7 @@ def _sample_values(dataset_id: str, sample: Sample) -> dict[str, Any]:
         "annotation": annotation_to_json(sample.annotation),
         "metadata": dict(sample.metadata),
         "observed_at": sample.observed_at,
+        "entry_json": ManifestEntry.of(sample).canonical(),
     }
 
 
@@ -125,9 +149,12 @@ def _sample_of(row: Any) -> Sample:
 
 
 def _entry_values(dataset_id: str, number: int, entry: ManifestEntry) -> dict[str, Any]:
+    """A new open row: the entry from version `number` on."""
     return {
         "dataset_id": dataset_id,
-        "number": number,
+        "first_version": number,
+        "last_version": None,
+        "entry_json": entry.canonical(),
         "name": entry.name,
         "sha256": entry.sha256,
         "size_bytes": entry.size_bytes,
@@ -138,6 +165,17 @@ def _entry_values(dataset_id: str, number: int, entry: ManifestEntry) -> dict[st
         "metadata": dict(entry.metadata),
         "observed_at": entry.observed_at,
     }
+
+
+def _in_version(number: int) -> ColumnElement[bool]:
+    """The entry rows that version `number` holds (rows are shared by consecutive versions)."""
+    return (version_entries.c.first_version <= number) & or_(
+        version_entries.c.last_version.is_(None), version_entries.c.last_version >= number
+    )
+
+
+# Entry rows the next publish may extend.
+_OPEN = version_entries.c.last_version.is_(None)
 
 
 def _entry_of(row: Any) -> ManifestEntry:
@@ -171,17 +209,24 @@ def _version_of(row: Any, users: Sequence[str] = ()) -> VersionRecord:
     )
 
 
-def _filtered(query: Select[Any], table: Any, selection: SampleFilter) -> Select[Any]:
+def _conditions(table: Any, selection: SampleFilter) -> list[ColumnElement[bool]]:
+    """The filter's criteria but its sample ids (callers bound those by chunks or a list)."""
+    conditions: list[ColumnElement[bool]] = []
     if selection.purpose is not None:
-        query = query.where(table.c.purpose == selection.purpose.value)
+        conditions.append(table.c.purpose == selection.purpose.value)
     if selection.label:
-        query = query.where(table.c.label == selection.label)
+        conditions.append(table.c.label == selection.label)
     if selection.name_prefix:
-        query = query.where(table.c.name.like(_escape_like(selection.name_prefix) + "%", escape="\\"))
+        conditions.append(table.c.name.like(_escape_like(selection.name_prefix) + "%", escape="\\"))
+    if selection.unlabeled_only:
+        conditions.append(table.c.annotation.is_(None))
+    return conditions
+
+
+def _filtered(query: Select[Any], table: Any, selection: SampleFilter) -> Select[Any]:
+    query = query.where(*_conditions(table, selection))
     if selection.sample_ids and "sample_id" in table.c:
         query = query.where(table.c.sample_id.in_(sorted(selection.sample_ids)))
-    if selection.unlabeled_only:
-        query = query.where(table.c.annotation.is_(None))
     return query
 
 
@@ -334,6 +379,27 @@ class SqlDatasetUnit:
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound(f"no sample {sample_id!r} in dataset {dataset_id!r}", field="sample_id")
 
+    async def delete_samples(self, dataset_id: str, selection: SampleFilter) -> int:
+        """Deletes the draft samples the filter matches; returns how many."""
+        where = [samples.c.dataset_id == dataset_id, *_conditions(samples, selection)]
+        if not selection.sample_ids:
+            result = await self.session.execute(delete(samples).where(*where))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        deleted = 0
+        for chunk in _chunks(sorted(selection.sample_ids), _IN_CHUNK):
+            result = await self.session.execute(delete(samples).where(*where, samples.c.sample_id.in_(chunk)))
+            deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return deleted
+
+    async def delete_samples_named(self, dataset_id: str, names: Collection[str]) -> int:
+        deleted = 0
+        for chunk in _chunks(names, _IN_CHUNK):
+            result = await self.session.execute(
+                delete(samples).where(samples.c.dataset_id == dataset_id, samples.c.name.in_(chunk))
+            )
+            deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return deleted
+
     async def draft_samples(self, dataset_id: str) -> list[Sample]:
         rows = await self.session.execute(
             select(samples).where(samples.c.dataset_id == dataset_id).order_by(samples.c.name)
@@ -354,9 +420,149 @@ class SqlDatasetUnit:
     async def clear_draft(self, dataset_id: str) -> None:
         await self.session.execute(delete(samples).where(samples.c.dataset_id == dataset_id))
 
+    async def draft_manifest(self, dataset_id: str) -> DraftManifest:
+        """The draft's entries as stored JSON, in name order, with the totals a version records: no
+        domain object per sample, so a publish costs little more than reading one text column."""
+        query = select(
+            samples.c.name,
+            samples.c.entry_json,
+            samples.c.purpose,
+            samples.c.label,
+            samples.c.size_bytes,
+        ).where(samples.c.dataset_id == dataset_id)
+        rows = (await self.session.execute(query)).all()
+        if any(row.entry_json is None for row in rows):
+            await self._fill_entry_json(dataset_id)
+            rows = (await self.session.execute(query)).all()
+        named: list[tuple[str, str]] = []
+        per_purpose = Counter[str]()
+        labels = Counter[str]()
+        total_bytes = 0
+        without_label = False
+        for name, entry, purpose, label, size in rows:
+            named.append((name, entry))
+            per_purpose[purpose] += 1
+            if label:
+                labels[label] += 1
+            else:
+                without_label = True
+            total_bytes += size
+        if without_label:
+            labels += await self._draft_box_labels(dataset_id)
+        # Sorted here, not by the database: PostgreSQL's collation may not order as Python does,
+        # and the manifest's canonical order is Python's (code points).
+        named.sort(key=_first)
+        return DraftManifest(
+            [entry for _, entry in named],
+            total_bytes,
+            {p.value: per_purpose[p.value] for p in Purpose},
+            dict(sorted(labels.items())),
+        )
+
+    async def _draft_box_labels(self, dataset_id: str) -> Counter[str]:
+        """One count per box of detection samples, as Manifest.counts_per_label counts them."""
+        counts = Counter[str]()
+        # Samples without a class label but with an annotation: boxes (or regression targets).
+        others = await self.session.execute(
+            select(samples.c.annotation).where(
+                samples.c.dataset_id == dataset_id, samples.c.label == "", samples.c.annotation.is_not(None)
+            )
+        )
+        for (value,) in others:
+            annotation = annotation_from_json(value)
+            if isinstance(annotation, Boxes):
+                counts.update(box.label for box in annotation.boxes)
+        return counts
+
+    async def _fill_entry_json(self, dataset_id: str) -> None:
+        """Rows written before migration ds0003 have no entry JSON yet: computed once, at their
+        dataset's first publish after it."""
+        rows = await self.session.execute(
+            select(samples).where(samples.c.dataset_id == dataset_id, samples.c.entry_json.is_(None))
+        )
+        filled = [
+            {"row_id": row.sample_id, "document": ManifestEntry.of(_sample_of(row)).canonical()}
+            for row in rows
+        ]
+        statement = (
+            update(samples)
+            .where(samples.c.sample_id == bindparam("row_id"))
+            .values(entry_json=bindparam("document"))
+        )
+        for chunk in _chunks(filled, _INSERT_CHUNK):
+            await self.session.execute(statement, chunk)
+
     # --- versions -----------------------------------------------------------------------------
 
     async def add_version(self, record: VersionRecord, manifest: Manifest) -> None:
+        """A version holding exactly the manifest's entries (open rows it still holds are extended)."""
+        await self._add_version_row(record)
+        dataset_id, number = record.dataset_id, record.number
+        wanted = {entry.name: entry for entry in manifest.entries}
+        open_rows = await self.session.execute(
+            select(version_entries.c.name, version_entries.c.entry_json).where(
+                version_entries.c.dataset_id == dataset_id, _OPEN
+            )
+        )
+        kept: set[str] = set()
+        ended: list[str] = []
+        for name, document in open_rows:
+            if name in wanted and document is not None and wanted[name].canonical() == document:
+                kept.add(name)
+            else:
+                ended.append(name)
+        for chunk in _chunks(ended, _IN_CHUNK):
+            await self.session.execute(
+                update(version_entries)
+                .where(version_entries.c.dataset_id == dataset_id, _OPEN, version_entries.c.name.in_(chunk))
+                .values(last_version=number - 1)
+            )
+        rows = (_entry_values(dataset_id, number, e) for e in manifest.entries if e.name not in kept)
+        for chunk in _chunks(rows, _INSERT_CHUNK):
+            await self.session.execute(insert(version_entries), chunk)
+
+    async def add_version_of_draft(self, record: VersionRecord) -> None:
+        """The version's entries from the draft's rows, by the database: open rows the draft no
+        longer holds as they are are closed at the previous number, and the draft's other rows are
+        added as open rows. A 1% change writes about 1% of the rows.
+
+        The caller holds the dataset's lock, so these are the rows its manifest was built from.
+        """
+        await self._add_version_row(record)
+        dataset_id, number = record.dataset_id, record.number
+        same_in_draft = exists().where(
+            samples.c.dataset_id == dataset_id,
+            samples.c.name == version_entries.c.name,
+            samples.c.entry_json == version_entries.c.entry_json,
+        )
+        await self.session.execute(
+            update(version_entries)
+            .where(version_entries.c.dataset_id == dataset_id, _OPEN, ~same_in_draft)
+            .values(last_version=number - 1)
+        )
+        still_open = exists().where(
+            version_entries.c.dataset_id == dataset_id, version_entries.c.name == samples.c.name, _OPEN
+        )
+        copied = [
+            "dataset_id",
+            "name",
+            "sha256",
+            "size_bytes",
+            "media_type",
+            "purpose",
+            "label",
+            "annotation",
+            "metadata",
+            "observed_at",
+            "entry_json",
+        ]
+        first_version = literal(number, Integer).label("first_version")
+        source = select(*(samples.c[name] for name in copied), first_version).where(
+            samples.c.dataset_id == dataset_id, ~still_open
+        )
+        await self.session.execute(insert(version_entries).from_select([*copied, "first_version"], source))
+
+    async def _add_version_row(self, record: VersionRecord) -> None:
         try:
             async with self.session.begin_nested():
                 await self.session.execute(
@@ -380,9 +586,6 @@ class SqlDatasetUnit:
                 f"version {record.number} was published meanwhile; the draft was not published",
                 field="dataset_id",
             ) from None
-        rows = (_entry_values(record.dataset_id, record.number, e) for e in manifest.entries)
-        for chunk in _chunks(rows, _INSERT_CHUNK):
-            await self.session.execute(insert(version_entries), chunk)
 
     async def _users(self, dataset_id: str, numbers: Collection[int]) -> dict[int, list[str]]:
         users: dict[int, list[str]] = {n: [] for n in numbers}
@@ -446,26 +649,51 @@ class SqlDatasetUnit:
         )
 
     async def delete_version(self, dataset_id: str, number: int) -> None:
-        where = (version_entries.c.dataset_id == dataset_id) & (version_entries.c.number == number)
-        await self.session.execute(delete(version_entries).where(where))
+        """The version, and the entry rows no other version of the dataset holds."""
         await self.session.execute(
             delete(versions).where(versions.c.dataset_id == dataset_id, versions.c.number == number)
+        )
+        held_by_another = exists().where(
+            versions.c.dataset_id == dataset_id,
+            versions.c.number >= version_entries.c.first_version,
+            or_(_OPEN, versions.c.number <= version_entries.c.last_version),
+        )
+        await self.session.execute(
+            delete(version_entries).where(
+                version_entries.c.dataset_id == dataset_id, _in_version(number), ~held_by_another
+            )
         )
 
     async def version_manifest(self, dataset_id: str, number: int) -> Manifest:
         rows = await self.session.execute(
-            select(version_entries)
-            .where(version_entries.c.dataset_id == dataset_id, version_entries.c.number == number)
-            .order_by(version_entries.c.name)
+            select(version_entries).where(version_entries.c.dataset_id == dataset_id, _in_version(number))
         )
-        return Manifest(tuple(_entry_of(r) for r in rows.all()))
+        # Sorted by Python, as manifests are: a PostgreSQL collation may order names otherwise.
+        return Manifest.from_entries(_entry_of(r) for r in rows.all())
+
+    async def manifest_entries_after(
+        self, dataset_id: str, number: int, after: str | None, limit: int
+    ) -> list[ManifestEntry]:
+        """Up to `limit` of the version's entries in manifest order (names by code point) whose names
+        follow `after`."""
+        # Code point order: SQLite compares UTF-8 bytes; PostgreSQL does under the "C" collation
+        # (a database's own collation may order names otherwise).
+        name = version_entries.c.name
+        if self.session.get_bind().dialect.name == "postgresql":
+            name = name.collate("C")  # type: ignore[assignment]
+        in_version = (version_entries.c.dataset_id == dataset_id) & _in_version(number)
+        query = select(version_entries).where(in_version).order_by(name).limit(limit)
+        if after is not None:
+            query = query.where(name > after)
+        rows = (await self.session.execute(query)).all()
+        return [_entry_of(r) for r in rows]
 
     async def list_entries(
         self, dataset_id: str, number: int, selection: SampleFilter, offset: int, limit: int
     ) -> Page[ManifestEntry]:
         query = _filtered(
             select(version_entries)
-            .where(version_entries.c.dataset_id == dataset_id, version_entries.c.number == number)
+            .where(version_entries.c.dataset_id == dataset_id, _in_version(number))
             .order_by(version_entries.c.name),
             version_entries,
             selection,
@@ -563,10 +791,13 @@ class SqlDatasetUnit:
         return found
 
     async def mark_doomed(self, digests: Collection[str], now: datetime) -> None:
-        already = await self.doomed_among(digests)
-        rows = [{"sha256": d, "marked_at": now} for d in set(digests) - already]
+        # Two collections may mark the same blob at once (READ COMMITTED on PostgreSQL): a mark that
+        # is already there stays as it is.
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        dialect_insert = postgresql.insert if postgres else sqlite.insert
+        rows = [{"sha256": d, "marked_at": now} for d in sorted(set(digests))]
         for chunk in _chunks(rows, _INSERT_CHUNK):
-            await self.session.execute(insert(doomed_blobs), chunk)
+            await self.session.execute(dialect_insert(doomed_blobs).on_conflict_do_nothing(), chunk)
 
     async def unmark_doomed(self, digests: Collection[str]) -> None:
         for chunk in _chunks(digests, _IN_CHUNK):
@@ -606,8 +837,63 @@ class SqlDatasetUnit:
         )
         return set(rows.scalars())
 
+    async def pack_contents(self, pack_key: str) -> list[PackedBlob]:
+        """The pack's members, in the order they lie in it."""
+        rows = await self.session.execute(
+            select(packed_blobs).where(packed_blobs.c.pack_key == pack_key).order_by(packed_blobs.c.offset)
+        )
+        return [PackedBlob(row.sha256, row.offset, row.length, row.pack_key) for row in rows]
+
     async def forget_pack(self, pack_key: str) -> None:
         await self.session.execute(delete(packed_blobs).where(packed_blobs.c.pack_key == pack_key))
+        await self.session.execute(delete(retired_packs).where(retired_packs.c.pack_key == pack_key))
+
+    async def retire_pack(self, pack_key: str, now: datetime) -> None:
+        """Nothing resolves to the pack any more; its object waits for the links to it to expire."""
+        await self.session.execute(delete(packed_blobs).where(packed_blobs.c.pack_key == pack_key))
+        await self.session.execute(insert(retired_packs).values(pack_key=pack_key, retired_at=now))
+
+    async def unretire_pack(self, pack_key: str) -> None:
+        await self.session.execute(delete(retired_packs).where(retired_packs.c.pack_key == pack_key))
+
+    async def retired_since(self, pack_key: str) -> datetime | None:
+        row = await self.session.execute(
+            select(retired_packs.c.retired_at).where(retired_packs.c.pack_key == pack_key)
+        )
+        return _aware(row.scalar_one_or_none())
+
+    # --- checksums ------------------------------------------------------------------------------
+
+    async def record_checksums(self, checksums: Mapping[str, int]) -> None:
+        """A blob's CRC-32 is a function of its content (its key): one already there stays."""
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        dialect_insert = postgresql.insert if postgres else sqlite.insert
+        rows = [{"sha256": digest, "crc32": crc} for digest, crc in sorted(checksums.items())]
+        for chunk in _chunks(rows, _INSERT_CHUNK):
+            await self.session.execute(dialect_insert(blob_checksums).on_conflict_do_nothing(), chunk)
+
+    async def checksums(self, digests: Collection[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(digests, _IN_CHUNK):
+            rows = await self.session.execute(
+                select(blob_checksums.c.sha256, blob_checksums.c.crc32).where(
+                    blob_checksums.c.sha256.in_(chunk)
+                )
+            )
+            found.update({row.sha256: int(row.crc32) for row in rows})
+        return found
+
+    async def forget_unreferenced_checksums(self) -> int:
+        """Rows of blobs no draft, version or reservation names (the collector's to delete). An
+        upload records its blobs' rows in the transaction that adds its samples, so a row this
+        removes is never one that committed rows still need."""
+        referenced = union(
+            select(samples.c.sha256), select(version_entries.c.sha256), select(pending_blobs.c.sha256)
+        )
+        result = await self.session.execute(
+            delete(blob_checksums).where(blob_checksums.c.sha256.not_in(referenced))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 class SqlDatasetStore:
@@ -618,3 +904,6 @@ class SqlDatasetStore:
     async def unit(self) -> AsyncIterator[SqlDatasetUnit]:
         async with self.db.transaction() as session:
             yield SqlDatasetUnit(session)
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        return self.db.exclusive(name)

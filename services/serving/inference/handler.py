@@ -30,6 +30,7 @@ from services.serving.inference.types import (
 if TYPE_CHECKING:
     from services.serving.worker.model_host import ModelHost
     from services.serving.worker.replica import Replica
+    from services.serving.worker.request_log import RequestLogger
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
@@ -44,11 +45,14 @@ class InferenceHandler:
         metrics: InferenceMetrics,
         *,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        request_log: RequestLogger | None = None,
     ) -> None:
         self.host = host
         self.authorizer = authorizer
         self.metrics = metrics
         self.max_request_bytes = max_request_bytes
+        # Sampled requests and answers for drift monitoring (deployments with request logging on).
+        self.request_log = request_log
         # Shadow calls in flight: held so they are not collected before they finish.
         self._mirrors: set[asyncio.Task[None]] = set()
 
@@ -106,6 +110,8 @@ class InferenceHandler:
                 replica.leave()
             self.metrics.observe_run(served, stats.batch_rows, stats.queue_seconds)
             self._mirror(request.model_name, inputs, outputs, protocol)
+            if self.request_log is not None:
+                self.request_log.offer_infer(served, request.id, inputs, outputs, started, protocol)
             return InferenceResponse(
                 model_name=request.model_name,
                 model_version=replica.spec.version,
@@ -128,11 +134,13 @@ class InferenceHandler:
         post-processing, the model call through the same runner (and batcher) as raw requests."""
         started = time.perf_counter()
         code = "OK"
+        served = name
         try:
             await self._authorize(name, version, authorization)
             if not instances:
                 raise InvalidArgument("send at least one instance", field="instances")
             replica = self.host.replica(name, version)
+            served = replica.spec.name
             replica.enter()
             try:
                 predictor = replica.predictor
@@ -144,7 +152,10 @@ class InferenceHandler:
                 results = predictor.postprocess(outputs, list(instances))
             finally:
                 replica.leave()
-            self.metrics.observe_run(name, stats.batch_rows, stats.queue_seconds)
+            self.metrics.observe_run(served, stats.batch_rows, stats.queue_seconds)
+            self._mirror(name, tensors, outputs, protocol)
+            if self.request_log is not None:
+                self.request_log.offer_predict(served, instances, results, started, protocol)
             return replica.spec.version, results
         except DomainError as error:
             code = error.grpc_code_name
@@ -153,7 +164,7 @@ class InferenceHandler:
             code = "INTERNAL"
             raise
         finally:
-            self.metrics.observe(protocol, "predict", name, code, time.perf_counter() - started)
+            self.metrics.observe(protocol, "predict", served, code, time.perf_counter() - started)
 
     def _mirror(
         self, name: str, inputs: dict[str, np.ndarray], answered: dict[str, np.ndarray], protocol: str

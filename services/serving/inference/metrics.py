@@ -77,14 +77,21 @@ class InferenceMetrics:
         children[0].observe(batch_rows)
         children[1].observe(queue_seconds)
 
-    def summary(self, model: str) -> ModelSummary:
-        """Totals since the worker started; quantiles interpolated within histogram buckets."""
+    def summary(self, model: str, *, shadow: bool = False) -> ModelSummary:
+        """Totals since the worker started; quantiles interpolated within histogram buckets.
+
+        `shadow`: the copies this model answered as a shadow, instead of the requests it answered to
+        clients. Kept apart so that a shadow made canary starts with no figures: automatic rollback
+        judges only what it answered as the canary.
+        """
         requests = errors = 0
         latency: dict[float, float] = {}
         batch_sum = batch_count = queue_sum = queue_count = 0.0
         for family in self.registry.collect():
             for sample in family.samples:
                 if sample.labels.get("model") != model:
+                    continue
+                if "method" in sample.labels and (sample.labels["method"] == "shadow") != shadow:
                     continue
                 if sample.name == "mlops_inference_requests_total":
                     requests += int(sample.value)

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mlops.kernel.errors import NotFound
 from services.serving.domain import (
+    DEFAULT_REQUEST_LOG_MAX_PAYLOAD_BYTES,
+    DEFAULT_REQUEST_LOG_SAMPLE_RATE,
     Batching,
     Bundle,
     Deployment,
@@ -36,6 +38,8 @@ def _body(deployment: Deployment) -> dict[str, Any]:
     return {
         "public": deployment.public,
         "request_logging": deployment.request_logging,
+        "request_log_sample_rate": deployment.request_log_sample_rate,
+        "request_log_max_payload_bytes": deployment.request_log_max_payload_bytes,
         "idle_after_seconds": deployment.idle_after_seconds,
         "ttl_seconds": deployment.ttl_seconds,
         "scenario": deployment.scenario,
@@ -92,6 +96,11 @@ def _deployment(row: Any, revision_rows: list[Any]) -> Deployment:
         created_at=_aware(row.created_at),  # type: ignore[arg-type]
         public=body["public"],
         request_logging=body["request_logging"],
+        # Rows written before request-log settings existed take the defaults.
+        request_log_sample_rate=body.get("request_log_sample_rate", DEFAULT_REQUEST_LOG_SAMPLE_RATE),
+        request_log_max_payload_bytes=body.get(
+            "request_log_max_payload_bytes", DEFAULT_REQUEST_LOG_MAX_PAYLOAD_BYTES
+        ),
         idle_after_seconds=body["idle_after_seconds"],
         ttl_seconds=body["ttl_seconds"],
         scenario=body.get("scenario", ""),

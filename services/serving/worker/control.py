@@ -19,10 +19,13 @@ from mlops.algorithms.runtime import cuda_driver_present
 from mlops.api.serving.v1 import serving_pb2 as pb
 from mlops.api.serving.v1 import serving_pb2_grpc as pb_grpc
 from mlops.kernel.grpcx.client import open_channel
-from services.serving.inference.metrics import InferenceMetrics
+from mlops.kernel.settings import TlsSettings
+from services.serving.inference.metrics import InferenceMetrics, ModelSummary
+from services.serving.naming import SHADOW_SUFFIX
 from services.serving.worker.bundles import BLOB_PREFIX
 from services.serving.worker.model_host import ModelStatus, OnnxModelHost, Route
 from services.serving.worker.replica import Batching, ModelSpec
+from services.serving.worker.request_log import LogPolicy, RequestLogger
 from services.serving.worker.settings import ServingWorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -98,6 +101,22 @@ def routes_of(assignments: Iterable[pb.ReplicaAssignment]) -> dict[str, Route]:
     return routes
 
 
+def request_log_policies(assignments: Iterable[pb.ReplicaAssignment]) -> dict[str, LogPolicy]:
+    """The assignments with request logging on, by the name each is hosted under."""
+    return {
+        hosted_name(a): LogPolicy(
+            a.deployment,
+            a.revision,
+            a.model_version.model,
+            a.model_version.number,
+            a.request_log_sample_rate,
+            a.request_log_max_payload_bytes,
+        )
+        for a in assignments
+        if a.request_log_sample_rate > 0
+    }
+
+
 def report_of(status: ModelStatus) -> pb.ReplicaReport:
     return pb.ReplicaReport(
         replica_id=status.replica_id,
@@ -116,19 +135,23 @@ class ControlPlaneLink:
         *,
         device: str = "auto",
         token: str | None = None,
+        tls: TlsSettings | None = None,
         retry_seconds: float = 2.0,
         metrics: InferenceMetrics | None = None,
+        request_log: RequestLogger | None = None,
     ) -> None:
         self.host = host
+        self.request_log = request_log
         self.control_address = control_address
         self.worker = worker
         self.device = device
         self.token = token
+        self.tls = tls
         self.retry_seconds = retry_seconds
         self.metrics = metrics
 
     async def run(self, stop: asyncio.Event) -> None:
-        channel = open_channel(self.control_address, token=self.token)
+        channel = open_channel(self.control_address, token=self.token, tls=self.tls)
         registry = pb_grpc.WorkerRegistryStub(channel)
         interval = 0.0
         try:
@@ -161,6 +184,9 @@ class ControlPlaneLink:
         )
         # Routes first: a canary not loaded yet, or just unassigned, leaves its share to the stable.
         self.host.set_routes(routes_of(reply.assignments))
+        # Logging settings change in place: no reload, the next sampled request follows them.
+        if self.request_log is not None:
+            self.request_log.set_policies(request_log_policies(reply.assignments))
         await self.host.reconcile(spec_from_assignment(a, device=self.device) for a in reply.assignments)
 
     def traffic(self) -> list[pb.DeploymentMetrics]:
@@ -170,16 +196,22 @@ class ControlPlaneLink:
             return []
         reports = []
         for name in self.host.names():
-            summary = self.metrics.summary(name)
-            reports.append(
-                pb.DeploymentMetrics(
-                    name=name,
-                    requests=summary.requests,
-                    errors=summary.errors,
-                    latency_p50_ms=summary.latency_p50_ms,
-                    latency_p99_ms=summary.latency_p99_ms,
-                    mean_batch_size=summary.mean_batch_size,
-                    mean_queue_time_ms=summary.mean_queue_time_ms,
-                )
-            )
+            answered = self.metrics.summary(name)
+            reports.append(_report(name, answered))
+            # A shadow's copies go apart, so that once made canary it is judged only by what it answered.
+            copies = self.metrics.summary(name, shadow=True)
+            if copies.requests:
+                reports.append(_report(f"{name}{SHADOW_SUFFIX}", copies))
         return reports
+
+
+def _report(name: str, summary: ModelSummary) -> pb.DeploymentMetrics:
+    return pb.DeploymentMetrics(
+        name=name,
+        requests=summary.requests,
+        errors=summary.errors,
+        latency_p50_ms=summary.latency_p50_ms,
+        latency_p99_ms=summary.latency_p99_ms,
+        mean_batch_size=summary.mean_batch_size,
+        mean_queue_time_ms=summary.mean_queue_time_ms,
+    )

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import signal
+import socket
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import grpc
 import uvicorn
@@ -14,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from starlette.types import ASGIApp
 
 from mlops.api.inference import grpc_service_pb2_grpc as pb_grpc
+from mlops.kernel.grpcx.tls import add_port
 from mlops.kernel.identity_client import TokenVerifier
 from mlops.kernel.logging import configure_logging
 from mlops.kernel.objectstore import ObjectStore
@@ -25,6 +29,7 @@ from services.serving.worker.control import ControlPlaneLink, worker_description
 from services.serving.worker.grpc_servicer import InferenceServicer
 from services.serving.worker.model_host import ModelHost, OnnxModelHost
 from services.serving.worker.replica import Batching, ModelSpec
+from services.serving.worker.request_log import RequestLogger
 from services.serving.worker.rest import rest_app
 from services.serving.worker.settings import ServingWorkerSettings
 
@@ -50,7 +55,7 @@ def authorizer_from(settings: ServingWorkerSettings) -> InvokeAuthorizer:
     if not settings.inference_auth:
         logger.warning("inference authentication is off: every model answers anyone")
         return InvokeAuthorizer(None)
-    return InvokeAuthorizer(TokenVerifier(settings.identity_address))
+    return InvokeAuthorizer(TokenVerifier(settings.identity_address, tls=settings.tls))
 
 
 def startup_models(settings: ServingWorkerSettings) -> list[ModelSpec]:
@@ -78,11 +83,16 @@ async def serve(
     *,
     authorizer: InvokeAuthorizer | None = None,
     metrics: InferenceMetrics | None = None,
+    request_log: RequestLogger | None = None,
 ) -> None:
     metrics = metrics or InferenceMetrics()
     authorizer = authorizer or authorizer_from(settings)
     handler = InferenceHandler(
-        host, authorizer, metrics, max_request_bytes=settings.inference_max_request_bytes
+        host,
+        authorizer,
+        metrics,
+        max_request_bytes=settings.inference_max_request_bytes,
+        request_log=request_log,
     )
     # gRPC's own limit sits above ours, so an oversize request gets our INVALID_ARGUMENT with the reason.
     limit = 2 * settings.inference_max_request_bytes + 1024 * 1024
@@ -93,7 +103,7 @@ async def serve(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     address = f"{settings.inference_host}:{settings.inference_grpc_port}"
-    server.add_insecure_port(address)
+    add_port(server, address, settings.tls)
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
 
@@ -131,8 +141,10 @@ async def _run(settings: ServingWorkerSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    # Assigned bundles come from the object store (ObjectStore connects only when first used).
-    source = BundleSource(ObjectStore(settings.s3))
+    # Assigned bundles come from the object store (ObjectStore connects only when first used), and
+    # sampled requests go there.
+    objects = ObjectStore(settings.s3)
+    source = BundleSource(objects)
     host = OnnxModelHost(source=source, pool_threads=settings.inference_pool_threads)
     for spec in startup_models(settings):
         status = await host.load(spec)
@@ -141,6 +153,19 @@ async def _run(settings: ServingWorkerSettings) -> None:
     link_task = None
     # Shared with the control-plane link, which reports each model's traffic in its heartbeats.
     metrics = InferenceMetrics()
+    # Started on the first flush only: a worker whose deployments log nothing never spawns it.
+    encoder = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    request_log = RequestLogger(
+        objects,
+        settings.worker_id or socket.gethostname(),
+        registry=metrics.registry,
+        encoder=encoder,
+        flush_records=settings.request_log_flush_records,
+        flush_seconds=settings.request_log_flush_seconds,
+        max_buffer_records=settings.request_log_buffer_records,
+        max_buffer_bytes=settings.request_log_buffer_bytes,
+    )
+    request_log.start()
     if settings.serving_control_address:
         link = ControlPlaneLink(
             host,
@@ -148,14 +173,18 @@ async def _run(settings: ServingWorkerSettings) -> None:
             worker_description(settings),
             device=settings.inference_device,
             token=settings.service_token.get_secret_value() if settings.service_token else None,
+            tls=settings.tls,
             metrics=metrics,
+            request_log=request_log,
         )
         link_task = asyncio.create_task(link.run(stop))
     try:
-        await serve(settings, host, stop, metrics=metrics)
+        await serve(settings, host, stop, metrics=metrics, request_log=request_log)
     finally:
         if link_task is not None:
             await link_task
+        await request_log.close()
+        encoder.shutdown(wait=False, cancel_futures=True)
         await host.close()
 
 

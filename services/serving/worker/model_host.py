@@ -98,6 +98,7 @@ class OnnxModelHost:
         self.source = source or BundleSource()
         # Models slower than a thread hand-off run here, so the event loop keeps reading requests.
         self.executor = ThreadPoolExecutor(max_workers=pool_threads, thread_name_prefix="inference")
+        self.pool_threads = pool_threads
         self._replicas: dict[str, Replica] = {}
         self._status: dict[str, ModelStatus] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -188,7 +189,7 @@ class OnnxModelHost:
                 self._failed[spec.name] = spec
                 return status
             self._failed.pop(spec.name, None)
-            replica.start(self.executor, batch1)
+            replica.start(self.executor, batch1, slots=self.pool_threads)
             # The switch: one assignment on the event loop, so every request sees one version or the other.
             self._replicas[spec.name] = replica
             status = ModelStatus(spec.name, "ready", spec.version, replica.provider, "", spec.replica_id)

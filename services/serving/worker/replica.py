@@ -7,6 +7,7 @@ last request has answered.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import statistics
 import time
@@ -17,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from mlops.algorithms.bundle import ModelBundle
-from mlops.algorithms.predictor import OnnxBackend, Predictor
+from mlops.algorithms.predictor import Predictor
 from mlops.algorithms.registry import AlgorithmRegistry
-from services.serving.inference.batching import DynamicBatcher, Runner, Tensors
+from mlops.algorithms.runtime import session_threads
+from services.serving.inference.batching import DynamicBatcher, Runner, Tensors, preferred_batch_size
 from services.serving.inference.codec import NUMPY_DTYPES
 from services.serving.inference.types import ModelMetadata, TensorSpec
 
@@ -71,6 +73,8 @@ class Replica:
             outputs=tuple(TensorSpec(t.name, t.datatype, t.shape) for t in bundle.signature.outputs),
         )
         self.runner: Runner = Runner(predictor.run_tensors, None, inline=True)
+        # Rows per model call that cost the model least per row (measured by `build_replica`).
+        self.preferred_batch_size = spec.batching.max_batch_size
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -80,7 +84,9 @@ class Replica:
         backend = self.predictor.backend
         return getattr(backend, "session", None)
 
-    def start(self, executor: Executor | None, batch1_seconds: float) -> None:
+    def start(self, executor: Executor | None, batch1_seconds: float, *, slots: int = 1) -> None:
+        """Put the runner in front of the session; `slots`: batches that may run at once (the pool's
+        threads), so batching keeps as many cores on the model as running requests one by one."""
         inline = batch1_seconds < INLINE_BELOW_SECONDS
         run = self.predictor.run_tensors
         if self.spec.batching.enabled and _batchable(self.bundle):
@@ -88,8 +94,9 @@ class Replica:
                 run,
                 executor,
                 inline=inline,
-                max_batch_size=self.spec.batching.max_batch_size,
+                max_batch_size=min(self.spec.batching.max_batch_size, self.preferred_batch_size),
                 max_queue_delay=self.spec.batching.max_queue_delay,
+                slots=slots,
             )
         else:
             self.runner = Runner(run, executor, inline=inline)
@@ -100,7 +107,9 @@ class Replica:
             self.provider,
             batch1_seconds * 1000,
             "inline" if self.runner.inline else "thread pool",
-            "dynamic batching" if isinstance(self.runner, DynamicBatcher) else "no batching",
+            f"dynamic batching, up to {self.runner.max_batch_size} rows per call"
+            if isinstance(self.runner, DynamicBatcher)
+            else "no batching",
         )
 
     def enter(self) -> None:
@@ -138,18 +147,45 @@ def _batchable(bundle: ModelBundle) -> bool:
 
 def build_replica(spec: ModelSpec, bundle: ModelBundle, registry: AlgorithmRegistry) -> tuple[Replica, float]:
     """Load and warm a replica (blocking: run it in a thread). Returns it with its batch-1 call time."""
-    predictor = registry.predictor(bundle, device=spec.device)
-    backend = OnnxBackend(bundle.onnx_model, bundle.signature, device=spec.device, threads=spec.threads)
-    predictor.backend = backend
-    provider = backend.session.get_providers()[0]
-    replica = Replica(spec, bundle, predictor, provider)
+    # One session, built with the replica's threads (building a second one would hold the model twice).
+    with session_threads(spec.threads):
+        predictor = registry.predictor(bundle, device=spec.device)
+    provider = provider_of(predictor)
+    # The replica needs only the bundle's signature. Without the serialized model, a reference to an
+    # unloaded replica left anywhere (a finished future, a request's frame) cannot pin its bytes.
+    replica = Replica(spec, dataclasses.replace(bundle, onnx_model=b""), predictor, provider)
     example = warmup_inputs(bundle)
     timings = []
     for _ in range(_WARMUP_CALLS):
         started = time.perf_counter()
         predictor.run_tensors(example)
         timings.append(time.perf_counter() - started)
+    if spec.batching.enabled and _batchable(bundle) and len(example) == len(bundle.signature.inputs):
+        replica.preferred_batch_size = preferred_batch_size(
+            lambda rows: _call_seconds(predictor, example, rows), spec.batching.max_batch_size
+        )
     return replica, statistics.median(timings)
+
+
+def _call_seconds(predictor: Predictor, example: Tensors, rows: int) -> float:
+    """The best of several timed calls of `rows` rows (after one untimed: a new shape allocates).
+    At least 3 calls and 64 rows or 0.2 s in all, so that the best is near the true cost even on a
+    busy machine."""
+    inputs = {name: np.repeat(array, rows, axis=0) for name, array in example.items()}
+    predictor.run_tensors(inputs)
+    best, calls, spent = float("inf"), 0, 0.0
+    while calls < 3 or (calls * rows < 64 and spent < 0.2):
+        started = time.perf_counter()
+        predictor.run_tensors(inputs)
+        took = time.perf_counter() - started
+        best, calls, spent = min(best, took), calls + 1, spent + took
+    return best
+
+
+def provider_of(predictor: Predictor) -> str:
+    """The execution provider its onnxruntime session took ("unknown" for a plug-in's own backend)."""
+    session = getattr(predictor.backend, "session", None)
+    return str(session.get_providers()[0]) if session is not None else "unknown"
 
 
 def warmup_inputs(bundle: ModelBundle) -> Tensors:

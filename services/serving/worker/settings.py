@@ -39,3 +39,9 @@ class ServingWorkerSettings(KernelSettings):
     serving_control_address: str = ""
     # cpu or gpu: the pool this worker joins.
     worker_pool: str = "cpu"
+    # Request logging (deployments with it switched on): a write every this many records or seconds;
+    # past these many buffered records or tensor bytes, sampled requests are dropped (and counted).
+    request_log_flush_records: int = 1000
+    request_log_flush_seconds: float = 10.0
+    request_log_buffer_records: int = 10_000
+    request_log_buffer_bytes: int = 64 * 1024 * 1024

@@ -203,7 +203,7 @@ class DeleteDatasetResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class UploadHeader(_message.Message):
-    __slots__ = ("dataset_id", "format", "file_name", "media_type", "default_purpose", "default_annotation", "metadata")
+    __slots__ = ("dataset_id", "format", "file_name", "media_type", "default_purpose", "default_annotation", "metadata", "replace_existing")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +211,7 @@ class UploadHeader(_message.Message):
     DEFAULT_PURPOSE_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_ANNOTATION_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_EXISTING_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     format: UploadFormat
     file_name: str
@@ -218,7 +219,8 @@ class UploadHeader(_message.Message):
     default_purpose: Purpose
     default_annotation: Annotation
     metadata: _struct_pb2.Struct
-    def __init__(self, dataset_id: _Optional[str] = ..., format: _Optional[_Union[UploadFormat, str]] = ..., file_name: _Optional[str] = ..., media_type: _Optional[str] = ..., default_purpose: _Optional[_Union[Purpose, str]] = ..., default_annotation: _Optional[_Union[Annotation, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    replace_existing: bool
+    def __init__(self, dataset_id: _Optional[str] = ..., format: _Optional[_Union[UploadFormat, str]] = ..., file_name: _Optional[str] = ..., media_type: _Optional[str] = ..., default_purpose: _Optional[_Union[Purpose, str]] = ..., default_annotation: _Optional[_Union[Annotation, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replace_existing: _Optional[bool] = ...) -> None: ...
 
 class UploadSamplesRequest(_message.Message):
     __slots__ = ("header", "next_file", "chunk")
@@ -231,16 +233,18 @@ class UploadSamplesRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[UploadHeader, _Mapping]] = ..., next_file: _Optional[_Union[UploadHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class UploadSamplesResponse(_message.Message):
-    __slots__ = ("samples_added", "bytes_received", "new_blobs", "sample_ids")
+    __slots__ = ("samples_added", "bytes_received", "new_blobs", "sample_ids", "samples_replaced")
     SAMPLES_ADDED_FIELD_NUMBER: _ClassVar[int]
     BYTES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
     NEW_BLOBS_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_REPLACED_FIELD_NUMBER: _ClassVar[int]
     samples_added: int
     bytes_received: int
     new_blobs: int
     sample_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, samples_added: _Optional[int] = ..., bytes_received: _Optional[int] = ..., new_blobs: _Optional[int] = ..., sample_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    samples_replaced: int
+    def __init__(self, samples_added: _Optional[int] = ..., bytes_received: _Optional[int] = ..., new_blobs: _Optional[int] = ..., sample_ids: _Optional[_Iterable[str]] = ..., samples_replaced: _Optional[int] = ...) -> None: ...
 
 class SampleFilter(_message.Message):
     __slots__ = ("purpose", "label", "name_prefix", "sample_ids", "unlabeled_only")
@@ -311,6 +315,20 @@ class DeleteSampleRequest(_message.Message):
 class DeleteSampleResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class DeleteSamplesRequest(_message.Message):
+    __slots__ = ("dataset_id", "filter")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    filter: SampleFilter
+    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[SampleFilter, _Mapping]] = ...) -> None: ...
+
+class DeleteSamplesResponse(_message.Message):
+    __slots__ = ("samples_deleted",)
+    SAMPLES_DELETED_FIELD_NUMBER: _ClassVar[int]
+    samples_deleted: int
+    def __init__(self, samples_deleted: _Optional[int] = ...) -> None: ...
 
 class RelabelSamplesRequest(_message.Message):
     __slots__ = ("dataset_id", "filter", "set_purpose", "set_annotation")
@@ -531,6 +549,62 @@ class DownloadChunk(_message.Message):
     file_name: str
     def __init__(self, data: _Optional[bytes] = ..., file_name: _Optional[str] = ...) -> None: ...
 
+class GetVersionDownloadPlanRequest(_message.Message):
+    __slots__ = ("dataset_id", "number", "expires_seconds", "page")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    number: int
+    expires_seconds: int
+    page: _common_pb2.PageRequest
+    def __init__(self, dataset_id: _Optional[str] = ..., number: _Optional[int] = ..., expires_seconds: _Optional[int] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class DownloadPlanEntry(_message.Message):
+    __slots__ = ("member_name", "sample_name", "sha256", "size_bytes", "media_type", "url", "ranged", "offset", "length", "crc32")
+    MEMBER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    RANGED_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    CRC32_FIELD_NUMBER: _ClassVar[int]
+    member_name: str
+    sample_name: str
+    sha256: str
+    size_bytes: int
+    media_type: str
+    url: str
+    ranged: bool
+    offset: int
+    length: int
+    crc32: int
+    def __init__(self, member_name: _Optional[str] = ..., sample_name: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., media_type: _Optional[str] = ..., url: _Optional[str] = ..., ranged: _Optional[bool] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ..., crc32: _Optional[int] = ...) -> None: ...
+
+class VersionDownloadPlan(_message.Message):
+    __slots__ = ("entries", "expires_at_unix", "compression_level", "deflate_max_ratio", "parallel_reads", "manifest_url", "manifest_digest", "page")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_UNIX_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSION_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    DEFLATE_MAX_RATIO_FIELD_NUMBER: _ClassVar[int]
+    PARALLEL_READS_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_URL_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[DownloadPlanEntry]
+    expires_at_unix: int
+    compression_level: int
+    deflate_max_ratio: float
+    parallel_reads: int
+    manifest_url: str
+    manifest_digest: str
+    page: _common_pb2.PageResponse
+    def __init__(self, entries: _Optional[_Iterable[_Union[DownloadPlanEntry, _Mapping]]] = ..., expires_at_unix: _Optional[int] = ..., compression_level: _Optional[int] = ..., deflate_max_ratio: _Optional[float] = ..., parallel_reads: _Optional[int] = ..., manifest_url: _Optional[str] = ..., manifest_digest: _Optional[str] = ..., page: _Optional[_Union[_common_pb2.PageResponse, _Mapping]] = ...) -> None: ...
+
 class CollectGarbageRequest(_message.Message):
     __slots__ = ("dry_run",)
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
@@ -538,12 +612,14 @@ class CollectGarbageRequest(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ...) -> None: ...
 
 class CollectGarbageResponse(_message.Message):
-    __slots__ = ("blobs_removed", "bytes_freed")
+    __slots__ = ("blobs_removed", "bytes_freed", "packs_rewritten")
     BLOBS_REMOVED_FIELD_NUMBER: _ClassVar[int]
     BYTES_FREED_FIELD_NUMBER: _ClassVar[int]
+    PACKS_REWRITTEN_FIELD_NUMBER: _ClassVar[int]
     blobs_removed: int
     bytes_freed: int
-    def __init__(self, blobs_removed: _Optional[int] = ..., bytes_freed: _Optional[int] = ...) -> None: ...
+    packs_rewritten: int
+    def __init__(self, blobs_removed: _Optional[int] = ..., bytes_freed: _Optional[int] = ..., packs_rewritten: _Optional[int] = ...) -> None: ...
 
 class LoadDemoDatasetRequest(_message.Message):
     __slots__ = ("scenario", "name", "seed", "publish")

@@ -84,6 +84,11 @@ class DatasetServiceStub:
                 request_serializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSampleRequest.SerializeToString,
                 response_deserializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSampleResponse.FromString,
                 _registered_method=True)
+        self.DeleteSamples = channel.unary_unary(
+                '/mlops.dataset.v1.DatasetService/DeleteSamples',
+                request_serializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSamplesRequest.SerializeToString,
+                response_deserializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSamplesResponse.FromString,
+                _registered_method=True)
         self.RelabelSamples = channel.unary_unary(
                 '/mlops.dataset.v1.DatasetService/RelabelSamples',
                 request_serializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.RelabelSamplesRequest.SerializeToString,
@@ -138,6 +143,11 @@ class DatasetServiceStub:
                 '/mlops.dataset.v1.DatasetService/DownloadVersion',
                 request_serializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DownloadVersionRequest.SerializeToString,
                 response_deserializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DownloadChunk.FromString,
+                _registered_method=True)
+        self.GetVersionDownloadPlan = channel.unary_unary(
+                '/mlops.dataset.v1.DatasetService/GetVersionDownloadPlan',
+                request_serializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.GetVersionDownloadPlanRequest.SerializeToString,
+                response_deserializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.VersionDownloadPlan.FromString,
                 _registered_method=True)
         self.CollectGarbage = channel.unary_unary(
                 '/mlops.dataset.v1.DatasetService/CollectGarbage',
@@ -215,6 +225,13 @@ class DatasetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteSamples(self, request, context):
+        """Every draft sample the filter matches, in one transaction; an empty filter is refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RelabelSamples(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -277,6 +294,14 @@ class DatasetServiceServicer:
 
     def DownloadVersion(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVersionDownloadPlan(self, request, context):
+        """What a client needs to build DownloadVersion's archive itself from the object store: the
+        manifest, and per member a short-lived presigned GET URL (ranged for blobs inside packs).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -346,6 +371,11 @@ def add_DatasetServiceServicer_to_server(servicer, server):
                     request_deserializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSampleRequest.FromString,
                     response_serializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSampleResponse.SerializeToString,
             ),
+            'DeleteSamples': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSamples,
+                    request_deserializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSamplesRequest.FromString,
+                    response_serializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSamplesResponse.SerializeToString,
+            ),
             'RelabelSamples': grpc.unary_unary_rpc_method_handler(
                     servicer.RelabelSamples,
                     request_deserializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.RelabelSamplesRequest.FromString,
@@ -400,6 +430,11 @@ def add_DatasetServiceServicer_to_server(servicer, server):
                     servicer.DownloadVersion,
                     request_deserializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DownloadVersionRequest.FromString,
                     response_serializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DownloadChunk.SerializeToString,
+            ),
+            'GetVersionDownloadPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVersionDownloadPlan,
+                    request_deserializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.GetVersionDownloadPlanRequest.FromString,
+                    response_serializer=mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.VersionDownloadPlan.SerializeToString,
             ),
             'CollectGarbage': grpc.unary_unary_rpc_method_handler(
                     servicer.CollectGarbage,
@@ -682,6 +717,33 @@ class DatasetService:
             '/mlops.dataset.v1.DatasetService/DeleteSample',
             mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSampleRequest.SerializeToString,
             mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSampleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSamples(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlops.dataset.v1.DatasetService/DeleteSamples',
+            mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSamplesRequest.SerializeToString,
+            mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DeleteSamplesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -979,6 +1041,33 @@ class DatasetService:
             '/mlops.dataset.v1.DatasetService/DownloadVersion',
             mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DownloadVersionRequest.SerializeToString,
             mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.DownloadChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVersionDownloadPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlops.dataset.v1.DatasetService/GetVersionDownloadPlan',
+            mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.GetVersionDownloadPlanRequest.SerializeToString,
+            mlops_dot_api_dot_dataset_dot_v1_dot_dataset__pb2.VersionDownloadPlan.FromString,
             options,
             channel_credentials,
             insecure,

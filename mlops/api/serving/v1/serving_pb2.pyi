@@ -34,6 +34,13 @@ class ReplicaState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REPLICA_STATE_READY: _ClassVar[ReplicaState]
     REPLICA_STATE_FAILED: _ClassVar[ReplicaState]
     REPLICA_STATE_DRAINING: _ClassVar[ReplicaState]
+
+class RevisionRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVISION_ROLE_UNSPECIFIED: _ClassVar[RevisionRole]
+    REVISION_ROLE_STABLE: _ClassVar[RevisionRole]
+    REVISION_ROLE_CANARY: _ClassVar[RevisionRole]
+    REVISION_ROLE_SHADOW: _ClassVar[RevisionRole]
 POOL_UNSPECIFIED: Pool
 POOL_CPU: Pool
 POOL_GPU: Pool
@@ -49,6 +56,10 @@ REPLICA_STATE_LOADING: ReplicaState
 REPLICA_STATE_READY: ReplicaState
 REPLICA_STATE_FAILED: ReplicaState
 REPLICA_STATE_DRAINING: ReplicaState
+REVISION_ROLE_UNSPECIFIED: RevisionRole
+REVISION_ROLE_STABLE: RevisionRole
+REVISION_ROLE_CANARY: RevisionRole
+REVISION_ROLE_SHADOW: RevisionRole
 
 class Resources(_message.Message):
     __slots__ = ("memory_bytes", "threads", "gpu_share")
@@ -129,7 +140,7 @@ class TrafficPolicy(_message.Message):
     def __init__(self, stable_revision: _Optional[int] = ..., canary_revision: _Optional[int] = ..., canary_weight: _Optional[int] = ..., shadow_revision: _Optional[int] = ..., max_error_rate: _Optional[float] = ..., max_p99_latency_ms: _Optional[float] = ...) -> None: ...
 
 class Deployment(_message.Message):
-    __slots__ = ("name", "state", "pool", "revisions", "traffic", "replicas", "public", "request_logging", "idle_after_seconds", "ttl_seconds", "last_request_at", "created_at", "owner", "scenario")
+    __slots__ = ("name", "state", "pool", "revisions", "traffic", "replicas", "public", "request_logging", "idle_after_seconds", "ttl_seconds", "last_request_at", "created_at", "owner", "scenario", "request_log_sample_rate", "request_log_max_payload_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +155,8 @@ class Deployment(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     SCENARIO_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_LOG_SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_LOG_MAX_PAYLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: DeploymentState
     pool: Pool
@@ -158,10 +171,12 @@ class Deployment(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     owner: str
     scenario: _common_pb2.Scenario
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[DeploymentState, str]] = ..., pool: _Optional[_Union[Pool, str]] = ..., revisions: _Optional[_Iterable[_Union[Revision, _Mapping]]] = ..., traffic: _Optional[_Union[TrafficPolicy, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., public: _Optional[bool] = ..., request_logging: _Optional[bool] = ..., idle_after_seconds: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., last_request_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner: _Optional[str] = ..., scenario: _Optional[_Union[_common_pb2.Scenario, str]] = ...) -> None: ...
+    request_log_sample_rate: float
+    request_log_max_payload_bytes: int
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[DeploymentState, str]] = ..., pool: _Optional[_Union[Pool, str]] = ..., revisions: _Optional[_Iterable[_Union[Revision, _Mapping]]] = ..., traffic: _Optional[_Union[TrafficPolicy, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., public: _Optional[bool] = ..., request_logging: _Optional[bool] = ..., idle_after_seconds: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., last_request_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner: _Optional[str] = ..., scenario: _Optional[_Union[_common_pb2.Scenario, str]] = ..., request_log_sample_rate: _Optional[float] = ..., request_log_max_payload_bytes: _Optional[int] = ...) -> None: ...
 
 class DeployRequest(_message.Message):
-    __slots__ = ("name", "model_version", "pool", "replicas", "resources", "batching", "public", "request_logging", "idle_after_seconds", "ttl_seconds")
+    __slots__ = ("name", "model_version", "pool", "replicas", "resources", "batching", "public", "request_logging", "idle_after_seconds", "ttl_seconds", "request_log_sample_rate", "request_log_max_payload_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +187,8 @@ class DeployRequest(_message.Message):
     REQUEST_LOGGING_FIELD_NUMBER: _ClassVar[int]
     IDLE_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_LOG_SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_LOG_MAX_PAYLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     model_version: ModelVersionRef
     pool: Pool
@@ -182,7 +199,9 @@ class DeployRequest(_message.Message):
     request_logging: bool
     idle_after_seconds: int
     ttl_seconds: int
-    def __init__(self, name: _Optional[str] = ..., model_version: _Optional[_Union[ModelVersionRef, _Mapping]] = ..., pool: _Optional[_Union[Pool, str]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., batching: _Optional[_Union[Batching, _Mapping]] = ..., public: _Optional[bool] = ..., request_logging: _Optional[bool] = ..., idle_after_seconds: _Optional[int] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+    request_log_sample_rate: float
+    request_log_max_payload_bytes: int
+    def __init__(self, name: _Optional[str] = ..., model_version: _Optional[_Union[ModelVersionRef, _Mapping]] = ..., pool: _Optional[_Union[Pool, str]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., batching: _Optional[_Union[Batching, _Mapping]] = ..., public: _Optional[bool] = ..., request_logging: _Optional[bool] = ..., idle_after_seconds: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., request_log_sample_rate: _Optional[float] = ..., request_log_max_payload_bytes: _Optional[int] = ...) -> None: ...
 
 class GetDeploymentRequest(_message.Message):
     __slots__ = ("name",)
@@ -215,7 +234,7 @@ class ScaleRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., replicas: _Optional[int] = ...) -> None: ...
 
 class UpdateRequest(_message.Message):
-    __slots__ = ("name", "model_version", "resources", "batching", "canary_weight", "shadow", "request_logging")
+    __slots__ = ("name", "model_version", "resources", "batching", "canary_weight", "shadow", "request_logging", "request_log_sample_rate", "request_log_max_payload_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
@@ -223,6 +242,8 @@ class UpdateRequest(_message.Message):
     CANARY_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     SHADOW_FIELD_NUMBER: _ClassVar[int]
     REQUEST_LOGGING_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_LOG_SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_LOG_MAX_PAYLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     model_version: ModelVersionRef
     resources: Resources
@@ -230,7 +251,9 @@ class UpdateRequest(_message.Message):
     canary_weight: int
     shadow: bool
     request_logging: bool
-    def __init__(self, name: _Optional[str] = ..., model_version: _Optional[_Union[ModelVersionRef, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., batching: _Optional[_Union[Batching, _Mapping]] = ..., canary_weight: _Optional[int] = ..., shadow: _Optional[bool] = ..., request_logging: _Optional[bool] = ...) -> None: ...
+    request_log_sample_rate: float
+    request_log_max_payload_bytes: int
+    def __init__(self, name: _Optional[str] = ..., model_version: _Optional[_Union[ModelVersionRef, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., batching: _Optional[_Union[Batching, _Mapping]] = ..., canary_weight: _Optional[int] = ..., shadow: _Optional[bool] = ..., request_logging: _Optional[bool] = ..., request_log_sample_rate: _Optional[float] = ..., request_log_max_payload_bytes: _Optional[int] = ...) -> None: ...
 
 class SetTrafficRequest(_message.Message):
     __slots__ = ("name", "traffic")
@@ -267,7 +290,7 @@ class RemoveResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class DeploymentMetrics(_message.Message):
-    __slots__ = ("name", "requests", "errors", "latency_p50_ms", "latency_p99_ms", "mean_batch_size", "mean_queue_time_ms")
+    __slots__ = ("name", "requests", "errors", "latency_p50_ms", "latency_p99_ms", "mean_batch_size", "mean_queue_time_ms", "revisions")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +298,7 @@ class DeploymentMetrics(_message.Message):
     LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
     MEAN_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     MEAN_QUEUE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    REVISIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     requests: int
     errors: int
@@ -282,7 +306,28 @@ class DeploymentMetrics(_message.Message):
     latency_p99_ms: float
     mean_batch_size: float
     mean_queue_time_ms: float
-    def __init__(self, name: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ..., mean_batch_size: _Optional[float] = ..., mean_queue_time_ms: _Optional[float] = ...) -> None: ...
+    revisions: _containers.RepeatedCompositeFieldContainer[RevisionMetrics]
+    def __init__(self, name: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ..., mean_batch_size: _Optional[float] = ..., mean_queue_time_ms: _Optional[float] = ..., revisions: _Optional[_Iterable[_Union[RevisionMetrics, _Mapping]]] = ...) -> None: ...
+
+class RevisionMetrics(_message.Message):
+    __slots__ = ("revision", "role", "requests", "errors", "latency_p50_ms", "latency_p99_ms", "mean_batch_size", "mean_queue_time_ms")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_QUEUE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    role: RevisionRole
+    requests: int
+    errors: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    mean_batch_size: float
+    mean_queue_time_ms: float
+    def __init__(self, revision: _Optional[int] = ..., role: _Optional[_Union[RevisionRole, str]] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ..., mean_batch_size: _Optional[float] = ..., mean_queue_time_ms: _Optional[float] = ...) -> None: ...
 
 class Worker(_message.Message):
     __slots__ = ("id", "pool", "address", "memory_bytes", "threads", "gpu_capacity", "providers", "last_heartbeat", "alive")
@@ -355,7 +400,7 @@ class HeartbeatRequest(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., memory_used_bytes: _Optional[int] = ..., models: _Optional[_Iterable[_Union[DeploymentMetrics, _Mapping]]] = ...) -> None: ...
 
 class ReplicaAssignment(_message.Message):
-    __slots__ = ("replica_id", "deployment", "revision", "bundle", "resources", "batching", "public", "canary_weight", "shadow")
+    __slots__ = ("replica_id", "deployment", "revision", "bundle", "resources", "batching", "public", "canary_weight", "shadow", "model_version", "request_log_sample_rate", "request_log_max_payload_bytes")
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -365,6 +410,9 @@ class ReplicaAssignment(_message.Message):
     PUBLIC_FIELD_NUMBER: _ClassVar[int]
     CANARY_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     SHADOW_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_LOG_SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_LOG_MAX_PAYLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     deployment: str
     revision: int
@@ -374,7 +422,58 @@ class ReplicaAssignment(_message.Message):
     public: bool
     canary_weight: int
     shadow: bool
-    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., revision: _Optional[int] = ..., bundle: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., batching: _Optional[_Union[Batching, _Mapping]] = ..., public: _Optional[bool] = ..., canary_weight: _Optional[int] = ..., shadow: _Optional[bool] = ...) -> None: ...
+    model_version: ModelVersionRef
+    request_log_sample_rate: float
+    request_log_max_payload_bytes: int
+    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., revision: _Optional[int] = ..., bundle: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., batching: _Optional[_Union[Batching, _Mapping]] = ..., public: _Optional[bool] = ..., canary_weight: _Optional[int] = ..., shadow: _Optional[bool] = ..., model_version: _Optional[_Union[ModelVersionRef, _Mapping]] = ..., request_log_sample_rate: _Optional[float] = ..., request_log_max_payload_bytes: _Optional[int] = ...) -> None: ...
+
+class ListRequestLogRecordsRequest(_message.Message):
+    __slots__ = ("name", "start_time", "end_time", "page")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    page: _common_pb2.PageRequest
+    def __init__(self, name: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class RequestLogRecord(_message.Message):
+    __slots__ = ("time", "deployment", "revision", "model_version", "request_id", "protocol", "endpoint", "latency_ms", "worker_id", "inputs_json", "outputs_json", "truncated")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    deployment: str
+    revision: int
+    model_version: ModelVersionRef
+    request_id: str
+    protocol: str
+    endpoint: str
+    latency_ms: float
+    worker_id: str
+    inputs_json: str
+    outputs_json: str
+    truncated: bool
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deployment: _Optional[str] = ..., revision: _Optional[int] = ..., model_version: _Optional[_Union[ModelVersionRef, _Mapping]] = ..., request_id: _Optional[str] = ..., protocol: _Optional[str] = ..., endpoint: _Optional[str] = ..., latency_ms: _Optional[float] = ..., worker_id: _Optional[str] = ..., inputs_json: _Optional[str] = ..., outputs_json: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class ListRequestLogRecordsResponse(_message.Message):
+    __slots__ = ("records", "page")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[RequestLogRecord]
+    page: _common_pb2.PageResponse
+    def __init__(self, records: _Optional[_Iterable[_Union[RequestLogRecord, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageResponse, _Mapping]] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
     __slots__ = ("assignments",)

@@ -99,6 +99,11 @@ class ServingServiceStub:
                 request_serializer=mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListWorkersRequest.SerializeToString,
                 response_deserializer=mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListWorkersResponse.FromString,
                 _registered_method=True)
+        self.ListRequestLogRecords = channel.unary_unary(
+                '/mlops.serving.v1.ServingService/ListRequestLogRecords',
+                request_serializer=mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListRequestLogRecordsRequest.SerializeToString,
+                response_deserializer=mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListRequestLogRecordsResponse.FromString,
+                _registered_method=True)
 
 
 class ServingServiceServicer:
@@ -183,6 +188,13 @@ class ServingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRequestLogRecords(self, request, context):
+        """Sampled requests and answers the workers logged to the object store (request_logging on).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -250,6 +262,11 @@ def add_ServingServiceServicer_to_server(servicer, server):
                     servicer.ListWorkers,
                     request_deserializer=mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListWorkersRequest.FromString,
                     response_serializer=mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListWorkersResponse.SerializeToString,
+            ),
+            'ListRequestLogRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRequestLogRecords,
+                    request_deserializer=mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListRequestLogRecordsRequest.FromString,
+                    response_serializer=mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListRequestLogRecordsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -603,6 +620,33 @@ class ServingService:
             '/mlops.serving.v1.ServingService/ListWorkers',
             mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListWorkersRequest.SerializeToString,
             mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListWorkersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRequestLogRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlops.serving.v1.ServingService/ListRequestLogRecords',
+            mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListRequestLogRecordsRequest.SerializeToString,
+            mlops_dot_api_dot_serving_dot_v1_dot_serving__pb2.ListRequestLogRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,9 +6,8 @@ Revises: ds0001
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
-
-from services.dataset.store import tables
 
 revision = "ds0002"
 down_revision = "ds0001"
@@ -16,9 +15,19 @@ branch_labels = None
 depends_on = None
 
 
+# The schema as this revision created it, written out: later revisions change it, never this one.
 def upgrade() -> None:
-    tables.metadata.create_all(op.get_bind(), tables=tables.PACK_TABLES)
+    op.create_table(
+        "packed_blobs",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("pack_key", sa.String(length=255), nullable=False),
+        sa.Column("offset", sa.BigInteger(), nullable=False),
+        sa.Column("length", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("sha256", "pack_key", name="pk_packed_blobs"),
+    )
+    op.create_index("ix_packed_blobs_pack_key", "packed_blobs", ["pack_key"], unique=False)
 
 
 def downgrade() -> None:
-    tables.metadata.drop_all(op.get_bind(), tables=tables.PACK_TABLES)
+    op.drop_index("ix_packed_blobs_pack_key", table_name="packed_blobs")
+    op.drop_table("packed_blobs")

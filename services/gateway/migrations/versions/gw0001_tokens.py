@@ -6,9 +6,8 @@ Branch labels: gateway
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
-
-from services.gateway import tables
 
 revision = "gw0001"
 down_revision = None
@@ -16,9 +15,24 @@ branch_labels = ("gateway",)
 depends_on = None
 
 
+# The schema as this revision created it, written out: later revisions change it, never this one.
 def upgrade() -> None:
-    tables.metadata.create_all(op.get_bind(), tables=[tables.tokens])
+    op.create_table(
+        "tokens",
+        sa.Column("token_id", sa.String(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=255), nullable=False),
+        sa.Column("role", sa.String(length=64), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=255), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("token_id", name=op.f("pk_tokens")),
+    )
+    op.create_index("ix_tokens_role", "tokens", ["role"], unique=False)
 
 
 def downgrade() -> None:
-    tables.metadata.drop_all(op.get_bind(), tables=[tables.tokens])
+    op.drop_index("ix_tokens_role", table_name="tokens")
+    op.drop_table("tokens")
