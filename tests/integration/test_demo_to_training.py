@@ -108,8 +108,11 @@ def test_a_row_csv_upload_is_refused_by_the_series_algorithms_with_a_clear_messa
         ALGORITHMS["anomaly_detection"].read_dataset([row])
 
 
+# The detector is left out: its default preset trains for a minute, the same demo scenes meet its bar
+# in tests/algorithms/test_quality_bars.py, and the version path is covered for it by the quick
+# training above; one more minute would put CI near its 20.
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", list(Scenario), ids=str)
+@pytest.mark.parametrize("scenario", [s for s in Scenario if s is not Scenario.OBJECT_DETECTION], ids=str)
 def test_default_parameters_meet_the_bar_on_a_demo_dataset_version(
     scenario: Scenario, tmp_path: Path
 ) -> None:
