@@ -3,6 +3,7 @@ service process then spends its GIL on serving alone. The limit it is compared w
 same kind of process: the same blobs straight from S3, as many at once as the service reads ahead.
 
     python -m bench.dataset.client PORT DATASET_ID NUMBER FORMAT  ->  {"bytes": ..., "s": ..., "cpu_s": ...}
+        (`mlops datasets download --through-service`'s own stream: blocking client, its channel options)
     python -m bench.dataset.client direct PORT DATASET_ID NUMBER FORMAT [crc32|sha256]  ->  same
     python -m bench.dataset.client raw WINDOW < {"s3": S3Settings, "digests": [...]}  ->  same
 
@@ -14,7 +15,6 @@ SHA-256, the archive built here. Like the gRPC client it keeps no file: the arch
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import resource
@@ -28,6 +28,7 @@ from mlops.api.common.v1 import common_pb2
 from mlops.api.dataset.v1 import dataset_pb2 as pb
 from mlops.api.dataset.v1 import dataset_pb2_grpc
 from mlops.cli.dataset_download import plan_pages, write_plan_archive_to
+from mlops.cli.dataset_stream import STREAM_CHANNEL_OPTIONS, stream_archive
 from mlops.datasets.archive import ArchiveFormat
 from mlops.datasets.checksum import Verification
 from mlops.kernel.objectstore import ObjectStore, blob_key
@@ -46,19 +47,16 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def drain(port: int, dataset_id: str, number: int, archive_format: int) -> dict[str, float]:
-    options = [("grpc.max_receive_message_length", 64 * MiB)]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
-        await channel.channel_ready()
-        stub = dataset_pb2_grpc.DatasetServiceStub(channel)
-        request = pb.DownloadVersionRequest(
-            dataset_id=dataset_id, number=number, format=pb.ArchiveFormat.Name(archive_format)
-        )
+def drain(port: int, dataset_id: str, number: int, archive_format: int) -> dict[str, float]:
+    """`mlops datasets download --through-service`'s own stream (its channel and reply parsing)."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}", options=STREAM_CHANNEL_OPTIONS) as channel:
+        grpc.channel_ready_future(channel).result(timeout=30)
+        request = pb.DownloadVersionRequest(dataset_id=dataset_id, number=number, format=archive_format)
         started, cpu_started = time.perf_counter(), cpu_seconds()
         received = 0
         metadata = (("authorization", "Bearer bench"),)
-        async for chunk in stub.DownloadVersion(request, metadata=metadata, timeout=3600):
-            received += len(chunk.data)
+        for data in stream_archive(channel, request, metadata, timeout=3600):
+            received += len(data)
         return {"bytes": received, "s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu_started}
 
 
@@ -112,5 +110,5 @@ if __name__ == "__main__":
         result = direct(int(port), dataset_id, int(number), int(archive_format), verification)
     else:
         port, dataset_id, number, archive_format = sys.argv[1:5]
-        result = asyncio.run(drain(int(port), dataset_id, int(number), int(archive_format)))
+        result = drain(int(port), dataset_id, int(number), int(archive_format))
     sys.stdout.write(json.dumps(result) + "\n")

@@ -283,6 +283,8 @@ async def download_bench(
     window: int,
     repeat: int,
     s3_pid: int | None = None,
+    modes: tuple[str, ...] = ("service", "direct", "direct-sha256"),
+    formats: tuple[str, ...] = ("tar.gz", "zip"),
 ) -> dict[str, Any]:
     """Text samples of 8 MiB (random base64: it compresses like real logs do not, so it is the
     cautious case for gzip's CPU)."""
@@ -333,9 +335,12 @@ async def download_bench(
     # "tar.gz" and "zip" stream through the service (DownloadVersion); "... direct" is the CLI's
     # --direct: the client reads S3 with presigned URLs and builds the same archive itself, checking
     # blobs against their CRC-32 (the default) or, "... direct sha256", their SHA-256.
-    modes = (("service", ""), ("direct", " direct"), ("direct-sha256", " direct sha256"))
+    suffixes = {"service": "", "direct": " direct", "direct-sha256": " direct sha256"}
     for name, fmt in (("tar.gz", pb.ARCHIVE_FORMAT_TAR_GZ), ("zip", pb.ARCHIVE_FORMAT_ZIP)):
-        for mode, suffix in modes:
+        if name not in formats:
+            continue
+        for mode in modes:
+            suffix = suffixes[mode]
             label = name + suffix
             runs: list[dict[str, Any]] = []
             for _ in range(repeat):
@@ -465,7 +470,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 if args.download_mb:
                     log.warning("download bench")
                     results["download"] = await download_bench(
-                        stub, store, workdir, args.download_mb, args.level, args.window, args.repeat, s3.pid
+                        stub,
+                        store,
+                        workdir,
+                        args.download_mb,
+                        args.level,
+                        args.window,
+                        args.repeat,
+                        s3.pid,
+                        modes=tuple(args.modes.split(",")),
+                        formats=tuple(args.formats.split(",")),
                     )
             if args.dvc:
                 log.warning("ingest bench (dvc)")
@@ -490,6 +504,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--window", type=int, default=4, help="blobs read ahead (and raw S3 readers)")
     parser.add_argument("--repeat", type=int, default=3, help="downloads per format (medians reported)")
+    parser.add_argument(
+        "--modes",
+        default="service,direct,direct-sha256",
+        help="download modes: service (DownloadVersion), direct (the CLI's S3 reads, CRC-32), direct-sha256",
+    )
+    parser.add_argument("--formats", default="tar.gz,zip", help="archive formats to download")
     parser.add_argument("--dvc", default="", help="path of a dvc executable (a separate venv); empty skips")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--out", default="")

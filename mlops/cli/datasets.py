@@ -31,6 +31,7 @@ from mlops.cli.client import (
     message_document,
 )
 from mlops.cli.dataset_download import S3Unreachable, download_direct
+from mlops.cli.dataset_stream import download_through_service
 from mlops.datasets.checksum import Verification
 
 app = typer.Typer(no_args_is_help=True)
@@ -615,22 +616,14 @@ def download(
         request = pb.DownloadVersionRequest(
             dataset_id=target.id, number=number, format=_ARCHIVES[archive_format]
         )
-        written = 0
-        partial = output.with_name(output.name + ".part")
-        columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
-        try:
-            with Progress(*columns, console=console, transient=True) as progress, partial.open("wb") as sink:
-                # The archive's size is unknown ahead; the samples' size is a close estimate.
-                task = progress.add_task("downloading", total=version.total_bytes or None)
-                for chunk in session.stub.DownloadVersion(
-                    request, metadata=session.metadata, timeout=LONG_TIMEOUT
-                ):
-                    sink.write(chunk.data)
-                    written += len(chunk.data)
-                    progress.advance(task, len(chunk.data))
-            partial.replace(output)
-        finally:
-            partial.unlink(missing_ok=True)
+        written = download_through_service(
+            session.platform.endpoint("dataset"),
+            request,
+            session.metadata,
+            output,
+            version.total_bytes,
+            LONG_TIMEOUT,
+        )
     console.print(f"Wrote {output} ({written} bytes, {version.sample_count} samples).")
 
 

@@ -76,12 +76,15 @@ def aio_channel(
     return grpc.aio.secure_channel(address, credentials, channel_options)
 
 
-def sync_channel(address: str, tls: TlsSettings | None) -> grpc.Channel:
+def sync_channel(
+    address: str, tls: TlsSettings | None, options: Sequence[tuple[str, Any]] = ()
+) -> grpc.Channel:
     """A bare blocking channel (container probes, the CLI)."""
     credentials = client_credentials(tls)
+    channel_options = [*client_options(tls), *options]
     if credentials is None:
-        return grpc.insecure_channel(address, client_options(tls))
-    return grpc.secure_channel(address, credentials, client_options(tls))
+        return grpc.insecure_channel(address, channel_options)
+    return grpc.secure_channel(address, credentials, channel_options)
 
 
 class _TlsEnvironment(BaseSettings):
