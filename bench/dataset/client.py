@@ -51,7 +51,9 @@ def drain(port: int, dataset_id: str, number: int, archive_format: int) -> dict[
     """`mlops datasets download --through-service`'s own stream (its channel and reply parsing)."""
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=STREAM_CHANNEL_OPTIONS) as channel:
         grpc.channel_ready_future(channel).result(timeout=30)
-        request = pb.DownloadVersionRequest(dataset_id=dataset_id, number=number, format=archive_format)
+        request = pb.DownloadVersionRequest(
+            dataset_id=dataset_id, number=number, format=pb.ArchiveFormat.Name(archive_format)
+        )
         started, cpu_started = time.perf_counter(), cpu_seconds()
         received = 0
         metadata = (("authorization", "Bearer bench"),)
