@@ -20,7 +20,7 @@ from mlops.kernel.runtime import ServiceRuntime
 from . import convert
 from .domain import SplitRatios
 from .framing import download_chunk_header, file_name_field, register_with_preframed_downloads
-from .ingest import UploadSpooler
+from .ingest import UploadSpec, UploadSpool
 from .service import DatasetService, UploadFile
 from .settings import DatasetSettings
 from .store import DatasetQuery, SqlDatasetStore
@@ -78,22 +78,22 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
     async def UploadSamples(
         self, request_iterator: AsyncIterator[Any], context: Context
     ) -> dataset_pb2.UploadSamplesResponse:
-        limits = self.service.settings.ingest_limits()
-        spooled: list[tuple[UploadSpooler, Any]] = []
+        specs: list[UploadSpec] = []
         dataset_id = ""
         replace_existing = False
-        try:
+        # One temporary file for the whole upload, refused as soon as it holds too many files or bytes.
+        with UploadSpool(self.service.settings.ingest_limits()) as spool:
             async for part in request_iterator:
                 kind = part.WhichOneof("part")
                 if kind in ("header", "next_file"):
                     header = getattr(part, kind)
-                    if kind == "header" and spooled:
+                    if kind == "header" and specs:
                         raise InvalidArgument(
                             "only the first message is a header; then next_file", field="header"
                         )
-                    if kind == "next_file" and not spooled:
+                    if kind == "next_file" and not specs:
                         raise InvalidArgument("the first message must be the upload's header", field="header")
-                    if not spooled:
+                    if not specs:
                         dataset_id = header.dataset_id
                         if not dataset_id:
                             raise InvalidArgument("the header names the dataset", field="header.dataset_id")
@@ -108,18 +108,16 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
                             "every file of an upload goes to the same dataset", field="dataset_id"
                         )
                     spec = convert.upload_spec(header)
-                    spooled.append((UploadSpooler(spec.file_name or "upload", limits), spec))
+                    spool.start_file(spec.file_name or "upload")
+                    specs.append(spec)
                 elif kind == "chunk":
-                    if not spooled:
+                    if not specs:
                         raise InvalidArgument("the first message must be the upload's header", field="header")
-                    spooled[-1][0].write(part.chunk)
-            if not spooled:
+                    spool.write(part.chunk)
+            if not specs:
                 raise InvalidArgument("an upload starts with a header", field="header")
-            files = [UploadFile(spec, spooler.file()) for spooler, spec in spooled]
+            files = [UploadFile(spec, stream) for spec, stream in zip(specs, spool.files(), strict=True)]
             result = await self.service.ingest(dataset_id, files, replace_existing=replace_existing)
-        finally:
-            for spooler, _ in spooled:
-                spooler.close()
         return dataset_pb2.UploadSamplesResponse(
             samples_added=len(result.sample_ids),
             bytes_received=result.bytes_received,

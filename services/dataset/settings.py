@@ -14,9 +14,17 @@ class DatasetSettings(RuntimeSettings):
 
     # Upload limits (see services/dataset/ingest/limits.py for what each one bounds).
     max_upload_bytes: int = 2 * GiB
+    max_upload_files: int = 100_000
+    max_upload_total_bytes: int = 16 * GiB
     max_sample_bytes: int = 64 * MiB
     max_archive_members: int = 200_000
     max_uncompressed_bytes: int = 8 * GiB
+    max_tar_header_bytes: int = 1 * MiB
+    max_records: int = 2_000_000
+    max_record_bytes: int = 1 * MiB
+    max_coco_json_bytes: int = 256 * MiB
+    max_image_pixels: int = 100_000_000
+    spool_threshold_bytes: int = 1 * MiB
     # Blobs stored at once while ingesting: S3 round trips dominate small samples.
     upload_concurrency: int = 16
     # Worker threads of the process (the minio SDK is synchronous): asyncio's default of
@@ -49,6 +57,9 @@ class DatasetSettings(RuntimeSettings):
     # chunks of 1 MiB: memory stays under window * depth MiB whatever the version's size.
     download_prefetch_window: int = 4
     download_prefetch_depth: int = 4
+    # A version's entries are read from the database this many at a time while its archive is
+    # written: memory stays flat whatever the number of samples.
+    download_page_entries: int = 1000
     # What the service checks each blob it streams against: "crc32" (the CRC-32 recorded at upload,
     # the SHA-256 for blobs stored before CRCs were) or "sha256" (always; ~0.6 CPU-s more per GiB).
     download_verification: Verification = Verification.CRC32
@@ -56,7 +67,15 @@ class DatasetSettings(RuntimeSettings):
     def ingest_limits(self) -> IngestLimits:
         return IngestLimits(
             max_upload_bytes=self.max_upload_bytes,
+            max_upload_files=self.max_upload_files,
+            max_upload_total_bytes=self.max_upload_total_bytes,
             max_sample_bytes=self.max_sample_bytes,
             max_archive_members=self.max_archive_members,
             max_uncompressed_bytes=self.max_uncompressed_bytes,
+            max_tar_header_bytes=self.max_tar_header_bytes,
+            max_records=self.max_records,
+            max_record_bytes=self.max_record_bytes,
+            max_coco_json_bytes=self.max_coco_json_bytes,
+            max_image_pixels=self.max_image_pixels,
+            spool_threshold_bytes=self.spool_threshold_bytes,
         )

@@ -8,13 +8,13 @@ from .media import ImageInfo, inspect_image
 from .names import safe_relative_path
 from .records import IngestedSample
 from .series import SERIES_SCENARIOS, read_series_file
+from .spool import SpooledFile, UploadSpool
 from .tabular import CsvOptions, CsvRecord, read_csv, read_csv_records
 from .text import read_jsonl, read_log_lines
 from .upload import (
     FORMATS_BY_SCENARIO,
     UploadFormat,
     UploadSpec,
-    UploadSpooler,
     UploadSummary,
     check_upload_size,
     close_all,
@@ -37,9 +37,10 @@ __all__ = [
     "IngestedSample",
     "KiB",
     "MiB",
+    "SpooledFile",
     "UploadFormat",
     "UploadSpec",
-    "UploadSpooler",
+    "UploadSpool",
     "UploadSummary",
     "archive_members",
     "check_upload_size",

@@ -23,6 +23,17 @@ from .names import safe_relative_path
 from .records import ArchiveBudget, Content, capture, chunks_of
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# GNU long name/link and PAX headers: members that describe the next one.
+_HEADER_TYPES = (
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+)
+# A member needs at most a long name, a long link, a PAX header and a global one; tarfile recurses once
+# per header, so a long chain would end in RecursionError instead of a refusal.
+_MAX_TAR_HEADERS_IN_A_ROW = 8
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,9 @@ def _tar_members(stream: IO[bytes], file_name: str, limits: IngestLimits) -> Ite
     budget = ArchiveBudget(limits, file_name)
     try:
         # Stream mode reads forward only and keeps no seek table: memory stays flat for any size.
-        archive = tarfile.open(fileobj=stream, mode="r|*")
+        archive = tarfile.open(
+            fileobj=stream, mode="r|*", tarinfo=_guarded_tar_info(budget, limits, file_name)
+        )
     except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
         raise InvalidArgument(f"{file_name}: not a ZIP or TAR archive ({exc})", field="file") from None
     seen: set[str] = set()
@@ -152,6 +165,71 @@ def _tar_members(stream: IO[bytes], file_name: str, limits: IngestLimits) -> Ite
             # Charged whether or not the reader reads it: a skipped member is still decompressed.
             budget.charge(member.size, name)
             yield ArchiveMember(name, member.size, _tar_opener(archive, member), None, limits, file_name)
+
+
+def _guarded_tar_info(budget: ArchiveBudget, limits: IngestLimits, file_name: str) -> type[tarfile.TarInfo]:
+    """A TarInfo that vets header members before tarfile reads them whole into memory.
+
+    tarfile holds a GNU long name/link or a PAX header in one buffer sized by the header's own size
+    field, and chains such headers by recursion: both happen inside next(), before any member reaches
+    the budget. Exceptions raised here leave next() and tarfile.open() as they are.
+    """
+    guard = _TarHeaderGuard(budget, limits, file_name)
+
+    class GuardedTarInfo(tarfile.TarInfo):
+        def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+            guard.vet(self)
+            return super()._proc_member(archive)  # type: ignore[misc]
+
+        def _proc_gnusparse_10(self, next: object, pax_headers: object, archive: object) -> None:
+            # GNU sparse 1.0 reads its map from the data blocks, unbounded; no image is sparse.
+            raise InvalidArgument(f"{file_name}: a sparse file (at byte {self.offset})", field="file")
+
+    return GuardedTarInfo
+
+
+class _TarHeaderGuard:
+    """What one archive's headers may cost, checked before tarfile reads each one."""
+
+    def __init__(self, budget: ArchiveBudget, limits: IngestLimits, file_name: str) -> None:
+        self.budget = budget
+        self.limits = limits
+        self.file_name = file_name
+        self.in_a_row = 0
+        # Global PAX headers accumulate in one dict that every later member is patched from.
+        self.global_bytes = 0
+
+    def vet(self, header: tarfile.TarInfo) -> None:
+        where = f"{self.file_name}: TAR header block at byte {header.offset}"
+        if header.type not in _HEADER_TYPES:
+            self.in_a_row = 0
+            if header.type == tarfile.GNUTYPE_SPARSE:
+                # Its map is read block after block, unbounded, before the member comes out.
+                raise InvalidArgument(f"{where}: {header.name!r} is a sparse file", field="file")
+            return
+        self.in_a_row += 1
+        if self.in_a_row > _MAX_TAR_HEADERS_IN_A_ROW:
+            raise InvalidArgument(
+                f"{where}: more than {_MAX_TAR_HEADERS_IN_A_ROW} extended headers in a row", field="file"
+            )
+        limit = self.limits.max_tar_header_bytes
+        if not 0 <= header.size <= limit:
+            raise InvalidArgument(
+                f"{where}: an extended header of {header.size} bytes, more than the limit of {limit}",
+                field="file",
+            )
+        if header.type == tarfile.XGLTYPE:
+            self.global_bytes += header.size
+            if self.global_bytes > limit:
+                raise InvalidArgument(
+                    f"{where}: global headers of more than {limit} bytes in all", field="file"
+                )
+        # What reading it decompresses: its header block and its data blocks.
+        self.budget.charge(tarfile.BLOCKSIZE + _blocks(header.size), header.name)
+
+
+def _blocks(size: int) -> int:
+    return -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
 
 
 def _check_tar_type(member: tarfile.TarInfo, file_name: str) -> None:

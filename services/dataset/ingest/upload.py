@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,7 +23,7 @@ from ..domain import Annotation, Purpose, Scenario, canonical_json, check_annota
 from .coco import read_coco_archive
 from .images import read_image_file, read_image_folder
 from .limits import IngestLimits
-from .media import TEXT
+from .media import TEXT, normalise_media_type
 from .names import safe_relative_path
 from .records import IngestedSample, capture, chunks_of, sample_from
 from .series import SERIES_SCENARIOS, read_series_file
@@ -52,6 +51,45 @@ FORMATS_BY_SCENARIO: dict[Scenario, tuple[UploadFormat, ...]] = {
     Scenario.IMAGE_CLASSIFICATION: (UploadFormat.IMAGE_ARCHIVE, UploadFormat.FILE),
     Scenario.OBJECT_DETECTION: (UploadFormat.COCO_JSON, UploadFormat.IMAGE_ARCHIVE, UploadFormat.FILE),
 }
+
+
+_ARCHIVE_TYPES = (
+    "application/zip",
+    "application/x-zip-compressed",
+    "application/x-tar",
+    "application/x-gtar",
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-compressed-tar",
+    "application/x-bzip2",
+    "application/x-xz",
+)
+# What a client may declare for each format, the usual type first (FILE uploads are checked by their
+# readers against the content itself). Generic types say nothing, so they never contradict.
+_MEDIA_TYPES_BY_FORMAT: dict[UploadFormat, tuple[str, ...]] = {
+    # Spreadsheet software on Windows declares CSV files as Excel ones.
+    UploadFormat.CSV: (
+        "text/csv",
+        "application/csv",
+        "text/tab-separated-values",
+        "text/plain",
+        "application/vnd.ms-excel",
+    ),
+    UploadFormat.JSONL: (
+        "application/jsonl",
+        "application/x-jsonlines",
+        "application/jsonlines",
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/json",
+        "text/plain",
+    ),
+    UploadFormat.LOG_LINES: ("text/plain", "text/x-log"),
+    UploadFormat.IMAGE_ARCHIVE: _ARCHIVE_TYPES,
+    # The annotations file travels inside the archive, but the format's name invites application/json.
+    UploadFormat.COCO_JSON: (*_ARCHIVE_TYPES, "application/json"),
+}
+_GENERIC_MEDIA_TYPES = ("", "application/octet-stream", "binary/octet-stream")
 
 
 @dataclass(frozen=True)
@@ -91,6 +129,7 @@ def read_upload(
             f"{file_name}: a {scenario.value} dataset takes {allowed} uploads, not {spec.format.value}",
             field="format",
         )
+    _check_declared_type(spec, file_name)
     check_annotation(scenario, spec.default_annotation, field="default_annotation")
     _check_metadata(spec.metadata)
     check_upload_size(stream, file_name=file_name, limits=limits)
@@ -101,7 +140,7 @@ def read_upload(
         if spec.metadata:
             sample.metadata = {**spec.metadata, **sample.metadata}
         try:
-            check_annotation(scenario, sample.annotation, field=sample.source)
+            check_annotation(scenario, sample.annotation, field=sample.source, metadata=sample.metadata)
         except BaseException:
             sample.close()
             raise
@@ -232,46 +271,20 @@ def _utf8_checked(chunks: Iterable[bytes], source: str) -> Iterator[bytes]:
         ) from None
 
 
+def _check_declared_type(spec: UploadSpec, file_name: str) -> None:
+    """A header's media type that names other content than the format's refuses the file."""
+    usual = _MEDIA_TYPES_BY_FORMAT.get(spec.format)
+    declared = normalise_media_type(spec.media_type)
+    if usual is None or declared in _GENERIC_MEDIA_TYPES or declared in usual:
+        return
+    raise InvalidArgument(
+        f"{file_name}: declared as {spec.media_type}, but {spec.format.value} uploads are {usual[0]}",
+        field="media_type",
+    )
+
+
 def _check_metadata(metadata: dict[str, Any]) -> None:
     try:
         canonical_json(metadata)
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"metadata must be plain JSON without NaN: {exc}", field="metadata") from None
-
-
-class UploadSpooler:
-    """Receives an upload's chunks into a temporary file, refusing it as soon as it is too large.
-
-    The transport feeds chunks as they arrive (sync or async alike); `file()` hands the finished,
-    rewound file to `read_upload`. Close it (or use `with`) when done.
-    """
-
-    def __init__(self, file_name: str, limits: IngestLimits | None = None) -> None:
-        self.file_name = file_name
-        self.limits = limits or IngestLimits()
-        self.size = 0
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="mlops-upload-")
-
-    def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.limits.max_upload_bytes:
-            self.close()
-            raise InvalidArgument(
-                f"{self.file_name}: more than the upload limit of {self.limits.max_upload_bytes} bytes",
-                field="file",
-            )
-        self._file.write(chunk)
-
-    def file(self) -> IO[bytes]:
-        self._file.flush()
-        self._file.seek(0)
-        return self._file
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> UploadSpooler:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
