@@ -6,7 +6,6 @@ A DATASET argument is a dataset's id or its name.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,33 +30,21 @@ from mlops.cli.client import (
     message_document,
 )
 from mlops.cli.dataset_download import S3Unreachable, download_direct
+from mlops.cli.dataset_samples import (
+    annotation_from_options,
+    annotation_text,
+    find_sample,
+    metadata_from_options,
+    metadata_of,
+    print_sample,
+)
 from mlops.cli.dataset_stream import download_through_service
+from mlops.cli.dataset_upload import FORMATS, collect_files, plan_upload, upload_parts
 from mlops.datasets.checksum import Verification
 
 app = typer.Typer(no_args_is_help=True)
 
-CHUNK = 256 * 1024
 LONG_TIMEOUT = 3600.0
-_FORMATS = {
-    "file": pb.UPLOAD_FORMAT_FILE,
-    "csv": pb.UPLOAD_FORMAT_CSV,
-    "jsonl": pb.UPLOAD_FORMAT_JSONL,
-    "log_lines": pb.UPLOAD_FORMAT_LOG_LINES,
-    "image_archive": pb.UPLOAD_FORMAT_IMAGE_ARCHIVE,
-    "coco_json": pb.UPLOAD_FORMAT_COCO_JSON,
-}
-_BY_SUFFIX = {
-    ".csv": "csv",
-    ".jsonl": "jsonl",
-    ".log": "log_lines",
-    ".zip": "image_archive",
-    ".tar": "image_archive",
-    ".tgz": "image_archive",
-    ".gz": "image_archive",
-}
-_SERIES_SCENARIOS = frozenset(
-    {common_pb2.SCENARIO_ANOMALY_DETECTION, common_pb2.SCENARIO_TIME_SERIES_FORECASTING}
-)
 _PURPOSES = {
     "training": pb.PURPOSE_TRAINING,
     "validation": pb.PURPOSE_VALIDATION,
@@ -67,6 +54,15 @@ _ARCHIVES = {"tar.gz": pb.ARCHIVE_FORMAT_TAR_GZ, "zip": pb.ARCHIVE_FORMAT_ZIP}
 
 DatasetArg = Annotated[str, typer.Argument(help="Dataset id or name.")]
 VersionArg = Annotated[int, typer.Argument(help="Version number.")]
+SampleArg = Annotated[str, typer.Argument(help="A draft sample's id, or a sample's name.")]
+SampleIdsOption = Annotated[list[str] | None, typer.Option("--id", help="Only this sample id (repeatable).")]
+UnlabeledOption = Annotated[bool, typer.Option("--unlabeled", help="Only samples without annotation.")]
+ClearAnnotationOption = Annotated[
+    bool, typer.Option("--clear-annotation", help="Remove the annotation (label, target or boxes).")
+]
+MetadataOption = Annotated[
+    list[str] | None, typer.Option("--metadata", help="KEY=VALUE, VALUE a string; repeatable.")
+]
 
 
 def _session(data_dir: Path, token: str | None) -> ServiceSession:
@@ -234,43 +230,45 @@ def delete(
 # --- samples ----------------------------------------------------------------------------------------
 
 
-def _upload_parts(
-    dataset_id: str, files: list[Path], header: dict[str, Any], progress: Progress
-) -> Iterator[pb.UploadSamplesRequest]:
-    task = progress.add_task("uploading", total=sum(f.stat().st_size for f in files))
-    for index, path in enumerate(files):
-        suffix = path.suffix.lower()
-        guessed = "file" if header["series"] and suffix == ".csv" else _BY_SUFFIX.get(suffix, "file")
-        fmt = header["format"] or _FORMATS[guessed]
-        head = pb.UploadHeader(
-            dataset_id=dataset_id,
-            format=fmt,
-            file_name=path.name,
-            default_purpose=header["purpose"],
-            media_type=header["media_type"],
-            replace_existing=header["replace"],
-        )
-        if header["label"]:
-            head.default_annotation.label = header["label"]
-        yield pb.UploadSamplesRequest(header=head) if index == 0 else pb.UploadSamplesRequest(next_file=head)
-        with path.open("rb") as stream:
-            while chunk := stream.read(CHUNK):
-                yield pb.UploadSamplesRequest(chunk=chunk)
-                progress.advance(task, len(chunk))
-
-
 @app.command()
 def upload(
     dataset: DatasetArg,
     files: Annotated[
-        list[Path], typer.Argument(help="Files to upload (all or nothing).", exists=True, dir_okay=False)
+        list[Path],
+        typer.Argument(
+            help="Files or directories to upload (all or nothing). A directory's files (hidden ones "
+            "aside) are named by their path relative to it, e.g. cat/1.png.",
+            exists=True,
+        ),
     ],
     file_format: Annotated[
         str,
-        typer.Option("--format", "-f", help=f"{', '.join(_FORMATS)}; default: from each file's extension."),
+        typer.Option(
+            "--format", "-f", help=f"{', '.join(FORMATS)}; default: from each file's name and the scenario."
+        ),
     ] = "",
     purpose: Annotated[str, typer.Option("--purpose", "-p", help="Default purpose.")] = "",
     label: Annotated[str, typer.Option("--label", "-l", help="Default class label.")] = "",
+    label_from_folder: Annotated[
+        bool,
+        typer.Option(
+            "--label-from-folder", help="Label each file by the first folder of its name (ImageFolder)."
+        ),
+    ] = False,
+    relative_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--relative-to",
+            help="Name every file by its path relative to this directory (default: a file argument by "
+            "its base name, a directory's files relative to that directory).",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    metadata: MetadataOption = None,
+    metadata_json: Annotated[
+        str | None, typer.Option("--metadata-json", help="Metadata for every sample, a JSON object.")
+    ] = None,
     media_type: Annotated[str, typer.Option("--media-type")] = "",
     replace: Annotated[
         bool,
@@ -280,25 +278,26 @@ def upload(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Upload files as samples, with a progress bar."""
+    """Upload files, or directories' files, as samples in one request, with a progress bar."""
     with cli_errors():
-        if file_format and file_format not in _FORMATS:
-            raise CliError(f"unknown format {file_format!r}; one of {', '.join(_FORMATS)}")
-        session = _session(data_dir, token)
-        target = session.dataset(dataset)
+        if file_format and file_format not in FORMATS:
+            raise CliError(f"unknown format {file_format!r}; one of {', '.join(FORMATS)}")
         header = {
-            "format": _FORMATS[file_format] if file_format else 0,
             "purpose": _purpose(purpose),
-            "label": label,
             "media_type": media_type,
             "replace": replace,
-            # A CSV for a time-series scenario is one series, i.e. one sample (docs/algorithms.md).
-            "series": target.scenario in _SERIES_SCENARIOS,
+            "metadata": metadata_from_options(metadata, metadata_json),
         }
+        found = collect_files(files, relative_to)
+        session = _session(data_dir, token)
+        target = session.dataset(dataset)
+        planned = plan_upload(
+            found, target.scenario, file_format=file_format, label=label, label_from_folder=label_from_folder
+        )
         columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, console=console, transient=True, disable=as_json) as progress:
             reply = session.stub.UploadSamples(
-                _upload_parts(target.id, list(files), header, progress),
+                upload_parts(target.id, planned, header, progress),
                 metadata=session.metadata,
                 timeout=LONG_TIMEOUT,
             )
@@ -319,7 +318,13 @@ def samples(
     purpose: Annotated[str, typer.Option("--purpose", "-p")] = "",
     label: Annotated[str, typer.Option("--label", "-l")] = "",
     prefix: Annotated[str, typer.Option("--prefix")] = "",
-    limit: Annotated[int, typer.Option("--limit")] = 50,
+    unlabeled: UnlabeledOption = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Samples per page (without --all: the one page shown).")
+    ] = 50,
+    every_page: Annotated[
+        bool, typer.Option("--all", "-a", help="Every matching sample, page by page.")
+    ] = False,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -328,35 +333,123 @@ def samples(
     with cli_errors():
         session = _session(data_dir, token)
         target = session.dataset(dataset)
-        reply = session.call(
-            "ListSamples",
-            pb.ListSamplesRequest(
-                dataset_id=target.id,
-                version=version,
-                filter=pb.SampleFilter(purpose=_purpose(purpose), label=label, name_prefix=prefix),
-                page=common_pb2.PageRequest(page_size=limit),
+        request = pb.ListSamplesRequest(
+            dataset_id=target.id,
+            version=version,
+            filter=pb.SampleFilter(
+                purpose=_purpose(purpose), label=label, name_prefix=prefix, unlabeled_only=unlabeled
             ),
+            page=common_pb2.PageRequest(page_size=limit),
         )
+        if every_page:
+            found = list(session.pages("ListSamples", request, "samples", page_size=limit))
+            reply = pb.ListSamplesResponse(samples=found, page=common_pb2.PageResponse(total_size=len(found)))
+        else:
+            reply = session.call("ListSamples", request)
     if as_json:
         _emit(reply)
         return
     table = Table("name", "purpose", "annotation", "size", "sha256", "id")
     for s in reply.samples:
-        kind = s.annotation.WhichOneof("value")
-        shown = "" if kind is None else str(getattr(s.annotation, kind)).replace("\n", " ")[:40]
-        table.add_row(s.name, _purpose_name(s.purpose), shown, str(s.size_bytes), s.content_sha256[:12], s.id)
+        table.add_row(
+            s.name,
+            _purpose_name(s.purpose),
+            annotation_text(s.annotation, compact=True),
+            str(s.size_bytes),
+            s.content_sha256[:12],
+            s.id,
+        )
     console.print(table)
     console.print(f"{len(reply.samples)} of {reply.page.total_size} samples")
+
+
+@app.command()
+def sample(
+    dataset: DatasetArg,
+    sample_ref: SampleArg,
+    version: Annotated[
+        int, typer.Option("--version", "-v", help="0: the draft; in a version, give the sample's name.")
+    ] = 0,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one sample: annotation, purpose, content hash, size and metadata."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        found = find_sample(session, session.dataset(dataset).id, sample_ref, version)
+    _emit(found) if as_json else print_sample(found, _purpose_name(found.purpose), version)
+
+
+@app.command("update-sample")
+def update_sample(
+    dataset: DatasetArg,
+    sample_ref: SampleArg,
+    purpose: Annotated[str, typer.Option("--purpose", "-p", help="training, validation or testing.")] = "",
+    label: Annotated[str, typer.Option("--label", "-l", help="Set the class label.")] = "",
+    target: Annotated[float | None, typer.Option("--target", help="Set the numeric target.")] = None,
+    box: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--box",
+            help="Set the boxes, each LABEL:X,Y,W,H in pixels (top-left corner, width, height); repeatable.",
+        ),
+    ] = None,
+    clear_annotation: ClearAnnotationOption = False,
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metadata", help="KEY=VALUE: set KEY to the string VALUE, keep the others; repeatable."
+        ),
+    ] = None,
+    metadata_json: Annotated[
+        str | None, typer.Option("--metadata-json", help="Replace all metadata with this JSON object.")
+    ] = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change one draft sample's purpose, annotation and/or metadata."""
+    with cli_errors():
+        annotation = annotation_from_options(
+            label=label,
+            target=target,
+            boxes=box,
+            clear=clear_annotation,
+            names=("--label", "--target", "--box"),
+        )
+        if not purpose and annotation is None and not metadata and metadata_json is None:
+            raise CliError(
+                "nothing to change: pass --purpose, --label, --target, --box, --clear-annotation, "
+                "--metadata or --metadata-json"
+            )
+        session = _session(data_dir, token)
+        dataset_id = session.dataset(dataset).id
+        current = find_sample(session, dataset_id, sample_ref)
+        request = pb.UpdateSampleRequest(dataset_id=dataset_id, sample_id=current.id)
+        if purpose:
+            request.purpose = _purpose(purpose)
+        if annotation is not None and annotation.WhichOneof("value") is None:
+            request.clear_annotation = True
+        elif annotation is not None:
+            request.annotation.CopyFrom(annotation)
+        # The service replaces the metadata whole: keys not named here are sent back as they are.
+        changed = metadata_from_options(metadata, metadata_json, base=metadata_of(current))
+        if changed is not None:
+            request.metadata.update(changed)
+            request.metadata.SetInParent()
+        updated = session.call("UpdateSample", request)
+    _emit(updated) if as_json else print_sample(updated, _purpose_name(updated.purpose))
 
 
 @app.command("delete-samples")
 def delete_samples(
     dataset: DatasetArg,
-    sample_ids: Annotated[list[str] | None, typer.Option("--id", help="A sample id (repeatable).")] = None,
+    sample_ids: SampleIdsOption = None,
     purpose: Annotated[str, typer.Option("--purpose", help="Only samples of this purpose.")] = "",
     label: Annotated[str, typer.Option("--label", help="Only samples with this label.")] = "",
     prefix: Annotated[str, typer.Option("--prefix", help="Only names starting so.")] = "",
-    unlabeled: Annotated[bool, typer.Option("--unlabeled", help="Only samples without annotation.")] = False,
+    unlabeled: UnlabeledOption = False,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     token: TokenOption = None,
 ) -> None:
@@ -379,24 +472,53 @@ def delete_samples(
 @app.command()
 def relabel(
     dataset: DatasetArg,
+    sample_ids: SampleIdsOption = None,
     purpose: Annotated[str, typer.Option("--purpose", help="Only samples of this purpose.")] = "",
     label: Annotated[str, typer.Option("--label", help="Only samples with this label.")] = "",
     prefix: Annotated[str, typer.Option("--prefix", help="Only names starting so.")] = "",
+    unlabeled: UnlabeledOption = False,
     set_purpose: Annotated[str, typer.Option("--set-purpose")] = "",
     set_label: Annotated[str, typer.Option("--set-label")] = "",
+    set_target: Annotated[float | None, typer.Option("--set-target", help="A numeric target.")] = None,
+    set_box: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set-box",
+            help="The boxes, each LABEL:X,Y,W,H in pixels (top-left corner, width, height); repeatable.",
+        ),
+    ] = None,
+    clear_annotation: ClearAnnotationOption = False,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     token: TokenOption = None,
 ) -> None:
-    """Set the purpose and/or label of every sample the filter matches."""
+    """Set the purpose and/or annotation of every draft sample the filter matches (no filter: all)."""
     with cli_errors():
+        annotation = annotation_from_options(
+            label=set_label,
+            target=set_target,
+            boxes=set_box,
+            clear=clear_annotation,
+            names=("--set-label", "--set-target", "--set-box"),
+        )
+        if not set_purpose and annotation is None:
+            raise CliError(
+                "nothing to set: pass --set-purpose, --set-label, --set-target, --set-box "
+                "or --clear-annotation"
+            )
         session = _session(data_dir, token)
         request = pb.RelabelSamplesRequest(
             dataset_id=session.dataset(dataset).id,
-            filter=pb.SampleFilter(purpose=_purpose(purpose), label=label, name_prefix=prefix),
+            filter=pb.SampleFilter(
+                purpose=_purpose(purpose),
+                label=label,
+                name_prefix=prefix,
+                sample_ids=sample_ids or [],
+                unlabeled_only=unlabeled,
+            ),
             set_purpose=_purpose(set_purpose),
+            # Present but empty (--clear-annotation) clears; absent keeps annotations.
+            set_annotation=annotation,
         )
-        if set_label:
-            request.set_annotation.label = set_label
         reply = session.call("RelabelSamples", request)
     console.print(f"Changed {reply.samples_changed} samples.")
 
@@ -456,13 +578,14 @@ def versions(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List a dataset's versions."""
+    """List a dataset's versions (every page)."""
     with cli_errors():
         session = _session(data_dir, token)
-        reply = session.call(
-            "ListVersions",
-            pb.ListVersionsRequest(dataset_id=session.dataset(dataset).id, include_archived=include_archived),
+        request = pb.ListVersionsRequest(
+            dataset_id=session.dataset(dataset).id, include_archived=include_archived
         )
+        found = list(session.pages("ListVersions", request, "versions"))
+        reply = pb.ListVersionsResponse(versions=found, page=common_pb2.PageResponse(total_size=len(found)))
     if as_json:
         _emit(reply)
         return
@@ -479,6 +602,22 @@ def versions(
             ", ".join(v.used_by),
         )
     console.print(table)
+
+
+@app.command("version")
+def show_version(
+    dataset: DatasetArg,
+    number: VersionArg,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one version: digest, counts per purpose and per label, author, message and users."""
+    with cli_errors():
+        session = _session(data_dir, token)
+        request = pb.GetVersionRequest(dataset_id=session.dataset(dataset).id, number=number)
+        version = session.call("GetVersion", request)
+    _emit(version) if as_json else _print_version(version)
 
 
 @app.command()
