@@ -31,7 +31,14 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 from mlops.api.common.v1 import common_pb2
 from mlops.api.dataset.v1 import dataset_pb2 as pb
 from mlops.cli.client import console
-from mlops.datasets.archive import PREFETCH_DEPTH, ArchiveFormat, ArchivePolicy, Members, write_archive
+from mlops.datasets.archive import (
+    PREFETCH_DEPTH,
+    ArchiveFormat,
+    ArchivePolicy,
+    ManifestFile,
+    Members,
+    write_archive,
+)
 from mlops.datasets.checksum import Verification
 from mlops.datasets.prefetch import READ_SIZE, BlobResponse, Opener, Prefetcher
 from mlops.kernel.errors import FailedPrecondition, Unavailable
@@ -241,7 +248,7 @@ def write_plan_archive_to(
             blobs, url_opener(http), window=window, depth=depth, crc_of=lambda blob: blob.crc32
         )
         sink = _CountingFile(file, on_write)
-        write_archive(archive_format, sink, _named(prefetcher), manifest, policy)
+        write_archive(archive_format, sink, _named(prefetcher), ManifestFile.of(manifest), policy)
         return sink.written
     finally:
         sys.setswitchinterval(switch_interval)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import queue
+import shutil
 import struct
 import tarfile
 import threading
@@ -22,7 +23,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from .checksum import crc32
 from .prefetch import READ_SIZE, BlobFile, Cancelled
@@ -54,6 +55,19 @@ class Sink(Protocol):
     def write(self, data: Any, /) -> int: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ManifestFile:
+    """manifest.json's bytes as a readable file of known size: a version's manifest can be larger
+    than a download should hold in memory, so the service spools it (see services/dataset/download.py)."""
+
+    stream: IO[bytes]
+    size: int
+
+    @classmethod
+    def of(cls, document: bytes) -> ManifestFile:
+        return cls(io.BytesIO(document), len(document))
 
 
 class ArchiveFormat(StrEnum):
@@ -211,7 +225,7 @@ class ArchivePolicy:
     depth: int = PREFETCH_DEPTH
 
 
-def write_tar_gz(sink: Sink, members: Members, manifest_bytes: bytes, policy: ArchivePolicy) -> None:
+def write_tar_gz(sink: Sink, members: Members, manifest: ManifestFile, policy: ArchivePolicy) -> None:
     mtime = time.time()
     packed = _GzipMembers(sink)
     packed.use(policy.level)
@@ -222,22 +236,30 @@ def write_tar_gz(sink: Sink, members: Members, manifest_bytes: bytes, policy: Ar
         fileobj=packed, mode="w", format=tarfile.PAX_FORMAT, copybufsize=READ_SIZE
     ) as archive:
         info = tarfile.TarInfo(MANIFEST_NAME)
-        info.size, info.mtime, info.mode = len(manifest_bytes), mtime, 0o644
-        archive.addfile(info, io.BytesIO(manifest_bytes))
+        info.size, info.mtime, info.mode = manifest.size, mtime, 0o644
+        archive.addfile(info, manifest.stream)
         for name, blob in members:
             entry = blob.entry
             packed.use(policy.level if deflate_pays(blob, policy.level, policy.deflate_max_ratio) else 0)
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = entry.size_bytes, mtime, 0o644
             archive.addfile(info, blob)
+            # TarFile keeps every member it wrote (for getmembers); a writer never asks, and a version
+            # of a million samples would hold a million TarInfos.
+            archive.members.clear()
     packed.close()
 
 
-def write_zip(sink: Sink, members: Members, manifest_bytes: bytes, policy: ArchivePolicy) -> None:
+def write_zip(sink: Sink, members: Members, manifest: ManifestFile, policy: ArchivePolicy) -> None:
     stamp = time.localtime()[:6]
     level = max(policy.level, 0)
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
-        archive.writestr(zipfile.ZipInfo(MANIFEST_NAME, stamp), manifest_bytes)
+        info = zipfile.ZipInfo(MANIFEST_NAME, stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info._compresslevel = level  # type: ignore[attr-defined]
+        info.file_size = manifest.size
+        with archive.open(info, mode="w", force_zip64=True) as target:
+            shutil.copyfileobj(manifest.stream, target, READ_SIZE)
         for name, blob in members:
             entry = blob.entry
             info = zipfile.ZipInfo(name, stamp)
@@ -252,8 +274,8 @@ def write_zip(sink: Sink, members: Members, manifest_bytes: bytes, policy: Archi
 
 
 def write_archive(
-    archive_format: ArchiveFormat, sink: Sink, members: Members, manifest_bytes: bytes, policy: ArchivePolicy
+    archive_format: ArchiveFormat, sink: Sink, members: Members, manifest: ManifestFile, policy: ArchivePolicy
 ) -> None:
     """manifest.json, then every member, in `archive_format` to `sink`."""
     write = write_tar_gz if archive_format is ArchiveFormat.TAR_GZ else write_zip
-    write(sink, members, manifest_bytes, policy)
+    write(sink, members, manifest, policy)

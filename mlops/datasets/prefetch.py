@@ -213,7 +213,8 @@ class Prefetcher(Generic[E]):
 
     `crc_of` gives an entry's CRC-32 recorded at ingest, or None: blobs with one are checked against
     it, the others against their SHA-256. Entries are taken from `entries` only as readers free up,
-    so it may be a lazy iterable (pages of a plan fetched as they are reached).
+    so it may be a lazy iterable (pages of a plan fetched as they are reached); `close()` sets
+    `cancelled`, which may be passed in to stop that iterable too.
     """
 
     def __init__(
@@ -224,13 +225,15 @@ class Prefetcher(Generic[E]):
         window: int,
         depth: int,
         crc_of: Callable[[E], int | None] | None = None,
+        cancelled: threading.Event | None = None,
     ) -> None:
         self._entries = entries
         self._open = open_blob
         self._crc_of = crc_of
         self._window = max(1, window)
         self._depth = max(1, depth)
-        self.cancelled = threading.Event()
+        # Shared with whoever else must stop with the readers (e.g. what produces `entries`).
+        self.cancelled = cancelled or threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=self._window, thread_name_prefix="dataset-prefetch")
 
     def __iter__(self) -> Iterator[BlobFile[E]]:

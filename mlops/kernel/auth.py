@@ -29,6 +29,9 @@ class Role(StrEnum):
 class Permission(StrEnum):
     DATASET_READ = "dataset:read"
     DATASET_WRITE = "dataset:write"
+    # Collect garbage across datasets; delete any user's dataset or version (owners may always
+    # delete their own).
+    DATASET_OPERATE = "dataset:operate"
     TRAINING_READ = "training:read"
     TRAINING_RUN = "training:run"
     # Stop or retry any user's run (owners may always act on their own runs).
@@ -70,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _READ
         | {
             Permission.DATASET_WRITE,
+            Permission.DATASET_OPERATE,
             Permission.TRAINING_RUN,
             Permission.TRAINING_OPERATE,
             Permission.REGISTRY_WRITE,

@@ -120,7 +120,19 @@ def annotation_to_proto(annotation: Annotation) -> dataset_pb2.Annotation | None
 
 
 def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
+    """A Struct as plain JSON values. Struct carries every number as a double: whole numbers come
+    back as ints (an image's width of 8 stays 8, not 8.0)."""
+    return _whole_numbers_as_ints(json_format.MessageToDict(message))  # type: ignore[no-any-return]
+
+
+def _whole_numbers_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers_as_ints(item) for item in value]
+    return value
 
 
 def dict_to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
@@ -186,9 +198,9 @@ def dataset_to_proto(view: DatasetView) -> dataset_pb2.Dataset:
 
 def sample_to_proto(dataset_id: str, sample: Sample | ManifestEntry) -> dataset_pb2.Sample:
     if isinstance(sample, ManifestEntry):
-        sample_id, sha256 = "", sample.sha256
+        sample_id, sha256, created_at = "", sample.sha256, None
     else:
-        sample_id, sha256 = sample.sample_id, sample.content_sha256
+        sample_id, sha256, created_at = sample.sample_id, sample.content_sha256, sample.created_at
     message = dataset_pb2.Sample(
         id=sample_id,
         dataset_id=dataset_id,
@@ -198,6 +210,7 @@ def sample_to_proto(dataset_id: str, sample: Sample | ManifestEntry) -> dataset_
         media_type=sample.media_type,
         purpose=purpose_to_proto(sample.purpose),  # type: ignore[arg-type]
         observed_at=timestamp(sample.observed_at),
+        created_at=timestamp(created_at),
     )
     if sample.metadata:
         message.metadata.CopyFrom(dict_to_struct(dict(sample.metadata)))

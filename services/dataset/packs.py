@@ -134,6 +134,27 @@ async def sweep_packs(
     return sweep
 
 
+async def discard_unreferenced(
+    store: DatasetStore, blobs: ObjectStore, blob_digests: set[str], pack_keys: set[str], now: datetime
+) -> int:
+    """Deletes blob objects and packs that a refused upload stored, unless something refers to their
+    bytes by now (another upload's reservation or rows, a version): the collector's protocol, without
+    its grace period, since these are known to be the upload's own. Returns how many went."""
+    removed = 0
+    async with _doomed(store, set(blob_digests), now) as ours:
+        async with store.unit() as uow:
+            live = await uow.referenced_blobs(ours) if ours else set()
+        for digest in sorted(ours - live):
+            await blobs.delete_blob(digest)
+            removed += 1
+    for key in sorted(pack_keys):
+        async with store.unit() as uow:
+            members = {m.sha256 for m in await uow.pack_contents(key)}
+        if await _delete_pack(store, blobs, key, members, now):
+            removed += 1
+    return removed
+
+
 async def _delete_pack(
     store: DatasetStore, blobs: ObjectStore, key: str, members: set[str], now: datetime
 ) -> bool:

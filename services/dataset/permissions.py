@@ -32,11 +32,13 @@ _WRITES = [
     "UnarchiveVersion",
     "RestoreVersion",
     "DeleteVersion",
-    "CollectGarbage",
     "LoadDemoDataset",
 ]
+# Across every dataset: not for whoever may merely write one.
+_OPERATIONS = ["CollectGarbage"]
 
 PERMISSIONS: dict[str, Permission] = {
     **{_SERVICE + name: Permission.DATASET_READ for name in _READS},
     **{_SERVICE + name: Permission.DATASET_WRITE for name in _WRITES},
+    **{_SERVICE + name: Permission.DATASET_OPERATE for name in _OPERATIONS},
 }

@@ -13,7 +13,7 @@ import logging
 import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
@@ -49,7 +49,7 @@ from .domain import (
     relabel,
     utcnow,
 )
-from .download import stream_archive
+from .download import VersionEntries, stream_archive
 from .download_plan import (
     DownloadPlan,
     PlanPage,
@@ -61,7 +61,7 @@ from .download_plan import (
 )
 from .ingest import IngestedSample, IngestLimits, UploadSpec, close_all, read_upload
 from .manifests import MANIFEST_PREFIX, digest_of_key, manifest_key, save_manifest
-from .packs import PackPolicy, build_pack, pack_digest, store_pack, sweep_packs
+from .packs import PackPolicy, build_pack, discard_unreferenced, pack_digest, store_pack, sweep_packs
 from .settings import DatasetSettings
 from .store import DatasetQuery, DatasetStore, DatasetUnit, Page, VersionRecord
 
@@ -84,6 +84,14 @@ class UploadFile:
 
     spec: UploadSpec
     stream: IO[bytes]
+
+
+@dataclass
+class _StoredObjects:
+    """What an upload put in the object store, so that a refused upload can take it back."""
+
+    blobs: set[str] = field(default_factory=set)
+    packs: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,8 @@ class DatasetService:
         """Its blobs stay until the collector finds nothing else refers to them."""
         async with self.store.unit() as uow:
             await uow.get_dataset(dataset_id, for_update=True)
-            versions = await uow.all_versions(dataset_id)
+            # Locked, as in delete_version: a use being recorded now is seen or finds nothing.
+            versions = await uow.all_versions(dataset_id, for_update=True)
             used = _used_by_message(versions)
             if used:
                 raise FailedPrecondition(f"the dataset cannot be deleted: {used}", field="dataset_id")
@@ -190,7 +199,8 @@ class DatasetService:
 
         A draft sample named like an uploaded one refuses the upload, or with `replace_existing` is
         replaced by it in the same transaction (what re-uploading changed files from a folder means).
-        Blobs stored for an upload that is then refused stay unreferenced; the collector removes them.
+        Blobs and packs an upload stored before it was refused are deleted again unless another
+        upload or version has come to refer to the same bytes meanwhile (see discard_unreferenced).
         """
         if not files:
             raise InvalidArgument("an upload needs at least one file", field="header")
@@ -198,6 +208,7 @@ class DatasetService:
             dataset = await uow.get_dataset(dataset_id)
         blobs = await self._ready_blobs()
         reservation = new_id()
+        stored = _StoredObjects()
         staged: list[Sample] = []
         checksums: dict[str, int] = {}
         names: set[str] = set()
@@ -213,11 +224,15 @@ class DatasetService:
                 for item in batch:
                     if item.name in names:
                         close_all(batch)
-                        raise AlreadyExists(f"sample {item.name!r} appears twice in the upload", field="name")
+                        raise InvalidArgument(
+                            f"sample {item.name!r} appears twice in the upload", field="name"
+                        )
                     names.add(item.name)
                 staged.extend(item.to_sample() for item in batch)
                 checksums.update((item.sha256, item.crc32) for item in batch)
-                storing.append(asyncio.create_task(self._store_contents(blobs, reservation, batch, limit)))
+                storing.append(
+                    asyncio.create_task(self._store_contents(blobs, reservation, batch, limit, stored))
+                )
                 while len(storing) > 2:
                     new_blobs += await storing.popleft()
             while storing:
@@ -242,17 +257,24 @@ class DatasetService:
                 await uow.release_reservation(reservation)
                 await _touch(uow, dataset_id, now)
         except BaseException:
-            for task in storing:
-                task.cancel()
+            # Stores in flight finish first (a PUT in a thread cannot be stopped halfway), so that
+            # everything this upload stored is known when it is taken back.
             await asyncio.gather(*storing, return_exceptions=True)
             await self._release(reservation)
+            await self._discard(blobs, stored)
             raise
         return IngestResult([s.sample_id for s in staged], received, new_blobs, len(clashes))
 
     async def _store_contents(
-        self, blobs: ObjectStore, reservation: str, batch: list[IngestedSample], limit: asyncio.Semaphore
+        self,
+        blobs: ObjectStore,
+        reservation: str,
+        batch: list[IngestedSample],
+        limit: asyncio.Semaphore,
+        stored_objects: _StoredObjects,
     ) -> int:
-        """Reserve, then store; the reservation is committed first so a collection never takes them."""
+        """Reserve, then store; the reservation is committed first so a collection never takes them.
+        What is stored is recorded in `stored_objects` as each PUT completes."""
         digests = {item.sha256 for item in batch}
         try:
             async with self.store.unit() as uow:
@@ -267,6 +289,8 @@ class DatasetService:
                         info = await blobs.put_bytes(item.data, media_type=item.media_type)
                     else:
                         info = await blobs.put_blob(cast(BinaryIO, item.open()), media_type=item.media_type)
+                    if info.created:
+                        stored_objects.blobs.add(item.sha256)
                     return info.created
 
             unique = {item.sha256: item for item in batch if item.sha256 not in stored}
@@ -285,6 +309,7 @@ class DatasetService:
                 async with self.store.unit() as uow:
                     await uow.reserve_blobs(reservation, {pack_digest(pack.key)}, utcnow())
                 await self._wait_not_doomed({pack_digest(pack.key)})
+                stored_objects.packs.add(pack.key)
                 async with limit:
                     await store_pack(self.store, blobs, pack)
             packed = {sha256 for sha256, _ in packable}
@@ -311,6 +336,18 @@ class DatasetService:
                 raise Unavailable("a garbage collection holds blobs this upload needs; retry later")
             await asyncio.sleep(0.2)
 
+    async def _discard(self, blobs: ObjectStore, stored: _StoredObjects) -> None:
+        """Takes back what a refused upload stored; what cannot be taken back now the collector will."""
+        if not stored.blobs and not stored.packs:
+            return
+        try:
+            removed = await asyncio.shield(
+                discard_unreferenced(self.store, blobs, stored.blobs, stored.packs, utcnow())
+            )
+            log.info("a refused upload's objects were removed", extra={"fields": {"objects": removed}})
+        except Exception:
+            log.exception("could not remove the objects of a refused upload; the collector will")
+
     async def _release(self, reservation: str) -> None:
         try:
             async with self.store.unit() as uow:
@@ -324,6 +361,11 @@ class DatasetService:
     async def list_samples(
         self, dataset_id: str, version: int, selection: SampleFilter, offset: int, limit: int
     ) -> Page[Sample] | Page[ManifestEntry]:
+        if version and selection.sample_ids:
+            raise InvalidArgument(
+                "a version's samples have no ids (ids name draft samples): filter them by name prefix",
+                field="filter.sample_ids",
+            )
         async with self.store.unit() as uow:
             await uow.get_dataset(dataset_id)
             if version:
@@ -350,12 +392,16 @@ class DatasetService:
             changes: dict[str, Any] = {}
             if purpose is not None:
                 changes["purpose"] = purpose
-            if annotation is not _KEEP:
-                check_annotation(dataset.scenario, annotation, field="annotation")  # type: ignore[arg-type]
-                changes["annotation"] = annotation
             if metadata is not None:
                 changes["metadata"] = check_metadata(metadata)
+            if annotation is not _KEEP:
+                changes["annotation"] = annotation
             updated = sample.with_changes(**changes)
+            if annotation is not _KEEP or metadata is not None:
+                # New boxes, or a new image size for the old ones: either must fit the other.
+                check_annotation(
+                    dataset.scenario, updated.annotation, field="annotation", metadata=updated.metadata
+                )
             await uow.update_samples(dataset_id, [updated])
             await _touch(uow, dataset_id, utcnow())
         return updated
@@ -510,7 +556,9 @@ class DatasetService:
     async def delete_version(self, dataset_id: str, number: int) -> None:
         async with self.store.unit() as uow:
             await uow.get_dataset(dataset_id, for_update=True)
-            version = await uow.get_version(dataset_id, number)
+            # Locked: a use recorded meanwhile (RunQueued, a registered model) is seen, or waits and
+            # then finds the version gone.
+            version = await uow.get_version(dataset_id, number, for_update=True)
             if version.used_by:
                 raise FailedPrecondition(
                     f"version {number} cannot be deleted: it is used by {', '.join(version.used_by)}",
@@ -530,18 +578,21 @@ class DatasetService:
     async def download(
         self, dataset_id: str, number: int, archive_format: ArchiveFormat, frame: Framing | None = None
     ) -> AsyncIterator[bytes]:
+        """The version's archive in chunks (see download.py): checked against the version's manifest
+        digest before the first chunk, and again by the time the last one leaves."""
         blobs = await self._ready_blobs()
         async with self.store.unit() as uow:
             version = await uow.get_version(dataset_id, number)
-            manifest = await uow.version_manifest(dataset_id, number)
-            digests = {entry.sha256 for entry in manifest.entries}
-            packed = await uow.packed_locations(digests)
-            by_crc = self.settings.download_verification is Verification.CRC32
-            checksums = await uow.checksums(digests) if by_crc else {}
-        manifest_bytes = manifest.to_bytes()
-        if manifest.digest() != version.manifest_digest:
-            raise FailedPrecondition(f"version {number}'s entries no longer hash to its manifest digest")
         settings = self.settings
+        entries = VersionEntries(
+            self.store,
+            dataset_id,
+            number,
+            version.manifest_digest,
+            page_size=settings.download_page_entries,
+            with_checksums=settings.download_verification is Verification.CRC32,
+        )
+        manifest = await entries.spool_manifest()
         policy = ArchivePolicy(
             level=settings.download_compression_level,
             deflate_max_ratio=settings.download_deflate_max_ratio,
@@ -550,14 +601,12 @@ class DatasetService:
         )
         return stream_archive(
             blobs,
+            entries,
             manifest,
-            manifest_bytes,
             archive_format,
             chunk_size=settings.download_chunk_bytes,
             policy=policy,
-            packed=packed,
             frame=frame,
-            checksums=checksums,
         )
 
     async def download_plan(

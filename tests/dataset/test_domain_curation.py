@@ -10,6 +10,8 @@ import pytest
 
 from mlops.kernel.errors import FailedPrecondition, InvalidArgument
 from services.dataset.domain import (
+    BoundingBox,
+    Boxes,
     Label,
     Purpose,
     Sample,
@@ -153,3 +155,19 @@ def test_relabel_refuses_no_change_and_wrong_annotations() -> None:
         samples, SampleFilter(), scenario=Scenario.IMAGE_CLASSIFICATION, set_purpose=Purpose.TRAINING
     )
     assert same == [], "samples already so are not reported as changed"
+
+
+def test_relabel_refuses_boxes_outside_a_matching_samples_image() -> None:
+    small = sample("small.png", metadata={"width": 8, "height": 8})
+    large = sample("large.png", metadata={"width": 64, "height": 64})
+    boxes = Boxes((BoundingBox("cat", 10, 10, 20, 20),))
+    with pytest.raises(InvalidArgument, match="lies outside the 8x8 image") as refused:
+        relabel([large, small], SampleFilter(), scenario=Scenario.OBJECT_DETECTION, set_annotation=boxes)
+    assert "small.png" in str(refused.value)
+    changed = relabel(
+        [large, small],
+        SampleFilter(name_prefix="large"),
+        scenario=Scenario.OBJECT_DETECTION,
+        set_annotation=boxes,
+    )
+    assert [s.name for s in changed] == ["large.png"]

@@ -105,3 +105,15 @@ def test_a_sample_needs_a_content_hash_and_a_zoned_time() -> None:
 def test_a_box_knows_whether_it_fits_its_image() -> None:
     assert BoundingBox("cat", 0, 0, 10, 10).fits_in(10, 10)
     assert not BoundingBox("cat", 1, 0, 10, 10).fits_in(10, 10)
+
+
+def test_boxes_must_fit_the_image_their_sample_records() -> None:
+    size = {"width": 20, "height": 10}
+    inside = Boxes((BoundingBox("cat", 0, 0, 20, 10), BoundingBox("dog", 5.5, 2, 4, 8)))
+    check_annotation(Scenario.OBJECT_DETECTION, inside, metadata=size)
+    outside = Boxes((BoundingBox("cat", 0, 0, 20, 10), BoundingBox("dog", 15, 2, 6, 3)))
+    with pytest.raises(InvalidArgument, match=r"box \[15, 2, 6, 3\] \(dog\) lies outside the 20x10 image"):
+        check_annotation(Scenario.OBJECT_DETECTION, outside, field="annotation", metadata=size)
+    # No recorded size (or no sensible one): only the box's own rules apply.
+    for metadata in (None, {}, {"width": "20", "height": 10}, {"width": True, "height": 10}):
+        check_annotation(Scenario.OBJECT_DETECTION, outside, metadata=metadata)

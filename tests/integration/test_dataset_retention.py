@@ -18,6 +18,7 @@ from mlops.kernel.events import build_event, subject_for
 from mlops.kernel.events.envelope import HEADER_MSG_ID
 from mlops.kernel.events.testing import eventually
 from mlops.stack.servers import NatsServer
+from services.dataset.domain import utcnow
 from services.dataset.manifests import load_manifest_bytes, save_manifest
 from services.dataset.store import SqlDatasetStore
 from tests.fixtures.s3 import S3Endpoint
@@ -99,6 +100,32 @@ async def test_used_versions_cannot_be_deleted_until_their_users_go(service: Run
         return await _used_by(service, dataset.id, 1) == [f"run:{run_id}"]
 
     await eventually(only_run, within=15)
+
+
+@pytest.mark.parametrize("rpc", ["DeleteVersion", "DeleteDataset"])
+async def test_a_use_recorded_while_a_delete_runs_is_never_lost(service: Running, rpc: str) -> None:
+    """The consumer records a use in a transaction of its own; a delete that checks the users at that
+    moment waits for it, then refuses (the use could otherwise name a version deleted under it)."""
+    stub = service.stub
+    dataset = await create(stub)
+    await upload(stub, dataset.id, "a.zip", ARCHIVE, image_zip(2))
+    await stub.PublishVersion(pb.PublishVersionRequest(dataset_id=dataset.id))
+    assert service.runtime.db is not None
+    store = SqlDatasetStore(service.runtime.db)
+    requests = {
+        "DeleteVersion": pb.DeleteVersionRequest(dataset_id=dataset.id, number=1),
+        "DeleteDataset": pb.DeleteDatasetRequest(dataset_id=dataset.id),
+    }
+    async with store.unit() as uow:
+        assert await uow.add_version_user(dataset.id, 1, "run:racing", utcnow())
+        deleting = asyncio.ensure_future(getattr(stub, rpc)(requests[rpc]))
+        await asyncio.sleep(0.5)
+        assert not deleting.done(), "the delete waits for the use being recorded"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await deleting
+    assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "run:racing" in (refused.value.details() or "")
+    assert await _used_by(service, dataset.id, 1) == ["run:racing"]
 
 
 async def _blob_digests(service: Running) -> set[str]:

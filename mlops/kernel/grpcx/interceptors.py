@@ -58,19 +58,30 @@ class _Refused(Exception):
         self.principal = principal
 
 
-def _resource_of(request: Any) -> str:
-    """The ids a request names (`dataset_id=...`), for the audit row's resource column."""
+def _resource_of(request: Any, *, nested: bool = True) -> str:
+    """The ids a request names (`dataset_id=...`), for the audit row's resource column; also those of
+    a message it holds (a stream's first message often wraps them in a header)."""
     fields = getattr(request, "ListFields", None)
     if fields is None:
         return ""
-    parts = [
-        f"{descriptor.name}={value}"
-        for descriptor, value in fields()
-        if isinstance(value, str | int)
-        and not isinstance(value, bool)
-        and (descriptor.name.endswith("_id") or descriptor.name in _RESOURCE_FIELDS)
-    ]
-    return " ".join(parts)
+    parts = []
+    for descriptor, value in fields():
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            if descriptor.name.endswith("_id") or descriptor.name in _RESOURCE_FIELDS:
+                parts.append(f"{descriptor.name}={value}")
+        elif nested and hasattr(value, "ListFields"):
+            parts.append(_resource_of(value, nested=False))
+    return " ".join(part for part in parts if part)
+
+
+async def _noting_resource(requests: AsyncIterator[Any], call: _Call) -> AsyncIterator[Any]:
+    """A request stream that records what its first message names as the call's resource."""
+    first = True
+    async for message in requests:
+        if first:
+            call.resource = _resource_of(message)
+            first = False
+        yield message
 
 
 # Request fields that name what a call acts on, besides any `*_id`.
@@ -204,7 +215,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _unary(self, method: str, behavior: Any, *, streaming_request: bool) -> Any:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             call = _Call(self, method, context)
-            if not streaming_request:
+            if streaming_request:
+                request = _noting_resource(request, call)
+            else:
                 call.resource = _resource_of(request)
             parent = extract_context(context.invocation_metadata())
             with tracer.start_as_current_span(method, context=parent, kind=trace.SpanKind.SERVER):
@@ -236,7 +249,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _streaming(self, method: str, behavior: Any, *, streaming_request: bool) -> Any:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             call = _Call(self, method, context)
-            if not streaming_request:
+            if streaming_request:
+                request = _noting_resource(request, call)
+            else:
                 call.resource = _resource_of(request)
             parent = extract_context(context.invocation_metadata())
             with tracer.start_as_current_span(method, context=parent, kind=trace.SpanKind.SERVER):

@@ -65,6 +65,12 @@ def relabel(
         if set_purpose is not None and sample.purpose is not set_purpose:
             updated = updated.with_changes(purpose=set_purpose)
         if set_annotation is not _NO_CHANGE and sample.annotation != set_annotation:
+            check_annotation(
+                scenario,
+                set_annotation,  # type: ignore[arg-type]
+                field=f"set_annotation (sample {sample.name!r})",
+                metadata=sample.metadata,
+            )
             updated = updated.with_changes(annotation=set_annotation)
         if updated is not sample:
             changed.append(updated)

@@ -83,6 +83,29 @@ def manifest_document(entry_documents: Iterable[str]) -> bytes:
     return f'{{"format":{MANIFEST_FORMAT},"samples":[{",".join(entry_documents)}]}}'.encode()
 
 
+class ManifestWriter:
+    """The same bytes as `manifest_document`, produced a few entries at a time (a version too large to
+    hold whole is written page by page): `start()`, `entries(...)` for each page, `end()`."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def start(self) -> bytes:
+        return f'{{"format":{MANIFEST_FORMAT},"samples":['.encode()
+
+    def entries(self, entry_documents: Iterable[str]) -> bytes:
+        documents = list(entry_documents)
+        if not documents:
+            return b""
+        joined = ",".join(documents)
+        text = joined if self._count == 0 else "," + joined
+        self._count += len(documents)
+        return text.encode()
+
+    def end(self) -> bytes:
+        return b"]}"
+
+
 def _timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None

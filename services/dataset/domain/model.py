@@ -6,6 +6,7 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -90,8 +91,27 @@ def check_label(name: str, *, field: str = "label") -> str:
     return stripped
 
 
-def check_annotation(scenario: Scenario, annotation: Annotation, *, field: str = "annotation") -> None:
-    """Refuses an annotation of a kind the scenario's algorithms cannot learn from."""
+def image_size(metadata: Mapping[str, Any] | None) -> tuple[int, int] | None:
+    """(width, height) of an image sample, from the metadata ingest records for every image."""
+    if not metadata:
+        return None
+    width, height = metadata.get("width"), metadata.get("height")
+    if isinstance(width, bool) or isinstance(height, bool):
+        return None
+    if isinstance(width, int | float) and isinstance(height, int | float) and width > 0 and height > 0:
+        return int(width), int(height)
+    return None
+
+
+def check_annotation(
+    scenario: Scenario,
+    annotation: Annotation,
+    *,
+    field: str = "annotation",
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuses an annotation of a kind the scenario's algorithms cannot learn from, and boxes that
+    reach outside their image (its size from the sample's `metadata`, where known)."""
     if annotation is None:
         return
     allowed = _ANNOTATION_KINDS[scenario]
@@ -110,6 +130,20 @@ def check_annotation(scenario: Scenario, annotation: Annotation, *, field: str =
             check_label(box.label, field=field)
             if box.width <= 0 or box.height <= 0 or box.x < 0 or box.y < 0:
                 raise InvalidArgument(f"box {box} needs x, y >= 0 and a positive size", field=field)
+        _check_boxes_fit(annotation, image_size(metadata), field)
+
+
+def _check_boxes_fit(annotation: Boxes, size: tuple[int, int] | None, field: str) -> None:
+    if size is None:
+        return
+    width, height = size
+    for box in annotation.boxes:
+        if not box.fits_in(width, height):
+            raise InvalidArgument(
+                f"box [{box.x:g}, {box.y:g}, {box.width:g}, {box.height:g}] ({box.label}) lies outside "
+                f"the {width}x{height} image",
+                field=field,
+            )
 
 
 _ANNOTATION_KINDS: dict[Scenario, tuple[type, ...]] = {
@@ -261,6 +295,8 @@ class Sample:
     metadata: dict[str, Any] = field(default_factory=dict)
     observed_at: datetime | None = None
     sample_id: str = field(default_factory=new_id)
+    # When the sample entered the draft (set by the store); not part of what the sample is.
+    created_at: datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         check_sample_name(self.name)

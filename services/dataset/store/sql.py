@@ -145,6 +145,7 @@ def _sample_of(row: Any) -> Sample:
         annotation=annotation_from_json(row.annotation),
         metadata=dict(row.metadata or {}),
         observed_at=_aware(row.observed_at),
+        created_at=_aware(row.created_at),
     )
 
 
@@ -600,12 +601,9 @@ class SqlDatasetUnit:
             users.setdefault(number, []).append(user)
         return users
 
-    async def get_version(self, dataset_id: str, number: int) -> VersionRecord:
-        row = (
-            await self.session.execute(
-                select(versions).where(versions.c.dataset_id == dataset_id, versions.c.number == number)
-            )
-        ).first()
+    async def get_version(self, dataset_id: str, number: int, *, for_update: bool = False) -> VersionRecord:
+        query = select(versions).where(versions.c.dataset_id == dataset_id, versions.c.number == number)
+        row = (await self.session.execute(query.with_for_update() if for_update else query)).first()
         if row is None:
             raise NotFound(f"dataset {dataset_id!r} has no version {number}", field="number")
         return _version_of(row, (await self._users(dataset_id, [number]))[number])
@@ -632,12 +630,9 @@ class SqlDatasetUnit:
         items = [_version_of(r, users[r.number]) for r in rows]
         return Page(items, total, _next(offset, len(items), total))
 
-    async def all_versions(self, dataset_id: str) -> list[VersionRecord]:
-        rows = (
-            await self.session.execute(
-                select(versions).where(versions.c.dataset_id == dataset_id).order_by(versions.c.number)
-            )
-        ).all()
+    async def all_versions(self, dataset_id: str, *, for_update: bool = False) -> list[VersionRecord]:
+        query = select(versions).where(versions.c.dataset_id == dataset_id).order_by(versions.c.number)
+        rows = (await self.session.execute(query.with_for_update() if for_update else query)).all()
         users = await self._users(dataset_id, [r.number for r in rows])
         return [_version_of(r, users[r.number]) for r in rows]
 
@@ -702,12 +697,13 @@ class SqlDatasetUnit:
         return Page([_entry_of(r) for r in rows], total, _next(offset, len(rows), total))
 
     async def add_version_user(self, dataset_id: str, number: int, user: str, now: datetime) -> bool:
-        """False when the version is unknown; adding a known user again changes nothing."""
+        """False when the version is unknown; adding a known user again changes nothing. The version's
+        row stays locked until the transaction ends: a delete that checks the users waits for it."""
         exists = (
             await self.session.execute(
-                select(versions.c.number).where(
-                    versions.c.dataset_id == dataset_id, versions.c.number == number
-                )
+                select(versions.c.number)
+                .where(versions.c.dataset_id == dataset_id, versions.c.number == number)
+                .with_for_update()
             )
         ).first()
         if exists is None:
