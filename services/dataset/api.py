@@ -70,7 +70,7 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
         return convert.dataset_to_proto(view)
 
     async def DeleteDataset(self, request: Any, context: Context) -> dataset_pb2.DeleteDatasetResponse:
-        await self.service.delete_dataset(request.dataset_id)
+        await self.service.delete_dataset(request.dataset_id, principal())
         return dataset_pb2.DeleteDatasetResponse()
 
     # --- samples --------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
         return dataset_pb2.RestoreVersionResponse(draft_sample_count=count)
 
     async def DeleteVersion(self, request: Any, context: Context) -> dataset_pb2.DeleteVersionResponse:
-        await self.service.delete_version(request.dataset_id, request.number)
+        await self.service.delete_version(request.dataset_id, request.number, principal())
         return dataset_pb2.DeleteVersionResponse()
 
     async def DownloadVersion(self, request: Any, context: Context) -> AsyncIterator[bytes]:

@@ -20,7 +20,8 @@ from typing import IO, Any, BinaryIO, cast
 
 from mlops.datasets.archive import ArchiveFormat, ArchivePolicy, Framing
 from mlops.datasets.checksum import Verification
-from mlops.kernel.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
+from mlops.kernel.auth import Permission, Principal
+from mlops.kernel.errors import AlreadyExists, InvalidArgument, Unavailable
 from mlops.kernel.objectstore import ObjectStore
 
 from . import events
@@ -28,7 +29,6 @@ from .demo import generate_demo
 from .domain import (
     Annotation,
     Dataset,
-    Draft,
     Manifest,
     ManifestDiff,
     ManifestEntry,
@@ -39,9 +39,13 @@ from .domain import (
     SplitPlan,
     SplitRatios,
     VersionState,
+    authorize_removal,
     check_annotation,
+    check_dataset_deletable,
+    check_draft_changed,
     check_metadata,
     check_publishable,
+    check_version_deletable,
     diff_manifests,
     manifest_document,
     new_id,
@@ -110,11 +114,8 @@ class GarbageReport:
     packs_rewritten: int = 0
 
 
-def _used_by_message(versions: Sequence[VersionRecord]) -> str | None:
-    used = [v for v in versions if v.used_by]
-    if not used:
-        return None
-    return "; ".join(f"v{v.number} by {', '.join(v.used_by)}" for v in used)
+def _may_operate(caller: Principal) -> bool:
+    return caller.can(Permission.DATASET_OPERATE)
 
 
 class DatasetService:
@@ -178,15 +179,16 @@ class DatasetService:
             counts = await uow.draft_counts([dataset_id])
         return DatasetView(updated, counts[dataset_id])
 
-    async def delete_dataset(self, dataset_id: str) -> None:
+    async def delete_dataset(self, dataset_id: str, caller: Principal) -> None:
         """Its blobs stay until the collector finds nothing else refers to them."""
         async with self.store.unit() as uow:
-            await uow.get_dataset(dataset_id, for_update=True)
+            dataset = await uow.get_dataset(dataset_id, for_update=True)
+            authorize_removal(
+                dataset.owner, caller.subject, may_operate=_may_operate(caller), what="the dataset"
+            )
             # Locked, as in delete_version: a use being recorded now is seen or finds nothing.
             versions = await uow.all_versions(dataset_id, for_update=True)
-            used = _used_by_message(versions)
-            if used:
-                raise FailedPrecondition(f"the dataset cannot be deleted: {used}", field="dataset_id")
+            check_dataset_deletable(versions)
             await uow.delete_dataset(dataset_id)
         await self._drop_manifests([v.manifest_digest for v in versions])
 
@@ -471,12 +473,7 @@ class DatasetService:
             check_publishable(draft.sample_count, message)
             manifest_bytes = manifest_document(draft.entry_documents)
             digest = hashlib.sha256(manifest_bytes).hexdigest()
-            latest = await uow.latest_version(dataset_id)
-            if latest is not None and latest.manifest_digest == digest:
-                raise FailedPrecondition(
-                    f"the draft is unchanged since version {latest.number}: nothing to publish",
-                    field="dataset_id",
-                )
+            check_draft_changed(await uow.latest_version(dataset_id), digest)
             now = utcnow()
             record = VersionRecord(
                 dataset_id=dataset_id,
@@ -542,28 +539,27 @@ class DatasetService:
     async def restore(self, dataset_id: str, number: int) -> int:
         """The draft becomes exactly the version's content; what the draft held is dropped."""
         async with self.store.unit() as uow:
-            dataset = await uow.get_dataset(dataset_id, for_update=True)
+            await uow.get_dataset(dataset_id, for_update=True)
             await uow.get_version(dataset_id, number)
             manifest = await uow.version_manifest(dataset_id, number)
-            draft = Draft(dataset_id, dataset.scenario)
-            draft.samples = {e.name: e.to_sample() for e in manifest.entries}
+            # New sample ids: the draft's rows are its own, whichever version they came from.
+            restored = [entry.to_sample() for entry in manifest.entries]
             await uow.clear_draft(dataset_id)
             now = utcnow()
-            await uow.add_samples(dataset_id, draft.samples.values(), now)
+            await uow.add_samples(dataset_id, restored, now)
             await _touch(uow, dataset_id, now)
-        return len(draft)
+        return len(restored)
 
-    async def delete_version(self, dataset_id: str, number: int) -> None:
+    async def delete_version(self, dataset_id: str, number: int, caller: Principal) -> None:
         async with self.store.unit() as uow:
-            await uow.get_dataset(dataset_id, for_update=True)
+            dataset = await uow.get_dataset(dataset_id, for_update=True)
+            authorize_removal(
+                dataset.owner, caller.subject, may_operate=_may_operate(caller), what=f"version {number}"
+            )
             # Locked: a use recorded meanwhile (RunQueued, a registered model) is seen, or waits and
             # then finds the version gone.
             version = await uow.get_version(dataset_id, number, for_update=True)
-            if version.used_by:
-                raise FailedPrecondition(
-                    f"version {number} cannot be deleted: it is used by {', '.join(version.used_by)}",
-                    field="number",
-                )
+            check_version_deletable(version)
             await uow.delete_version(dataset_id, number)
         await self._drop_manifests([version.manifest_digest])
 

@@ -88,6 +88,32 @@ def test_time_series_split_keeps_the_future_out_of_training() -> None:
     assert plan.counts_per_purpose() == {"training": 70, "validation": 20, "testing": 10}
 
 
+def _series(name: str, first: datetime, days: int) -> Sample:
+    """A whole series file's sample, as ingest records it."""
+    last = first + timedelta(days=days)
+    return sample(name, observed_at=last, metadata={"start": first.isoformat().replace("+00:00", "Z")})
+
+
+def test_series_of_consecutive_periods_split_chronologically() -> None:
+    # Monthly files of one series: disjoint periods, so training can end before testing starts.
+    months = [_series(f"z-{12 - m:02d}.csv", datetime(2026, m, 1, tzinfo=UTC), 27) for m in range(1, 11)]
+    plan = plan_split(Scenario.TIME_SERIES_FORECASTING, months, SplitRatios(0.6, 0.2, 0.2), seed=0)
+    assert plan.strategy is SplitStrategy.CHRONOLOGICAL
+    by_month = [plan.purposes[f"z-{12 - m:02d}.csv"] for m in range(1, 11)]
+    assert by_month == [Purpose.TRAINING] * 6 + [Purpose.VALIDATION] * 2 + [Purpose.TESTING] * 2
+
+
+def test_series_over_the_same_period_go_whole_to_one_purpose_each() -> None:
+    """No order in time separates them: a split by end time would be a split by name in disguise."""
+    sites = [_series(f"site-{i:02d}.csv", datetime(2026, 1, 1, tzinfo=UTC), 70) for i in range(20)]
+    plan = plan_split(Scenario.TIME_SERIES_FORECASTING, sites, RATIOS, seed=4)
+    assert plan.strategy is SplitStrategy.BY_SERIES
+    assert plan.counts_per_purpose() == {"training": 14, "validation": 4, "testing": 2}
+    assert plan.purposes == plan_split(Scenario.TIME_SERIES_FORECASTING, sites[::-1], RATIOS, seed=4).purposes
+    by_name = [s.name for s in sites[:14]]
+    assert sorted(n for n, p in plan.purposes.items() if p is Purpose.TRAINING) != by_name
+
+
 def test_a_chronological_split_needs_every_time() -> None:
     samples = [sample("a", observed_at=datetime(2026, 1, 1, tzinfo=UTC)), sample("b")]
     with pytest.raises(FailedPrecondition, match="1 lack it: 'b'"):

@@ -13,8 +13,8 @@ from mlops.kernel.db import Database, migrate
 from mlops.kernel.errors import AlreadyExists, Conflict, NotFound
 from services.dataset.domain import (
     Dataset,
-    Draft,
     Label,
+    Manifest,
     Purpose,
     Sample,
     SampleFilter,
@@ -104,24 +104,23 @@ async def test_draft_samples_filter_update_and_delete(store: SqlDatasetStore) ->
 async def _publish(store: SqlDatasetStore, dataset: Dataset) -> VersionRecord:
     async with store.unit() as uow:
         current = await uow.get_dataset(dataset.dataset_id, for_update=True)
-        draft = Draft.of(current, await uow.draft_samples(dataset.dataset_id))
-        version = draft.publish(current, author="ada", message="first", now=NOW)
+        manifest = Manifest.of(await uow.draft_samples(dataset.dataset_id))
         record = VersionRecord(
-            dataset_id=version.dataset_id,
-            number=version.number,
-            scenario=version.scenario,
+            dataset_id=current.dataset_id,
+            number=current.next_version_number(),
+            scenario=current.scenario,
             state=VersionState.PUBLISHED,
-            manifest_digest=version.manifest_digest,
+            manifest_digest=manifest.digest(),
             author="ada",
             message="first",
             created_at=NOW,
-            sample_count=version.sample_count,
-            total_bytes=version.total_bytes,
-            counts_per_purpose=version.counts_per_purpose,
-            counts_per_label=version.counts_per_label,
+            sample_count=len(manifest),
+            total_bytes=manifest.total_bytes(),
+            counts_per_purpose=manifest.counts_per_purpose(),
+            counts_per_label=manifest.counts_per_label(),
         )
         await uow.advance_version(dataset.dataset_id, current.latest_version, NOW)
-        await uow.add_version(record, version.manifest)
+        await uow.add_version(record, manifest)
     return record
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections import defaultdict
@@ -83,6 +84,10 @@ class SplitStrategy(StrEnum):
     RANDOM = "random"
     # Oldest samples train, newest test: no future observation leaks into training.
     CHRONOLOGICAL = "chronological"
+    # Whole series, at random: series that share their time span cannot be ordered in time, so each
+    # goes whole to one purpose (no series straddles two); time within a series is the trainer's
+    # holdout (the forecaster's held-out horizons).
+    BY_SERIES = "by_series"
 
 
 @dataclass(frozen=True)
@@ -149,17 +154,29 @@ def plan_split(scenario: Scenario, samples: Sequence[Sample], ratios: SplitRatio
         raise FailedPrecondition("the draft has no samples to split", field="dataset_id")
     strategy = choose_strategy(scenario, samples)
     if strategy is SplitStrategy.CHRONOLOGICAL:
-        return SplitPlan(strategy, _chronological(samples, ratios))
+        in_time = _chronological(samples, ratios)
+        if not _periods_overlap(samples, in_time):
+            return SplitPlan(strategy, in_time)
+        strategy = SplitStrategy.BY_SERIES
+    return SplitPlan(
+        strategy, _shuffled(samples, ratios, seed, by_label=strategy is SplitStrategy.STRATIFIED)
+    )
+
+
+def _shuffled(
+    samples: Sequence[Sample], ratios: SplitRatios, seed: int, *, by_label: bool
+) -> dict[str, Purpose]:
+    """Purposes at random (seeded, independent of the samples' order), within each label if asked."""
     groups: dict[str, list[Sample]] = defaultdict(list)
     for sample in samples:
-        groups[sample.label if strategy is SplitStrategy.STRATIFIED else ""].append(sample)
+        groups[sample.label if by_label else ""].append(sample)
     rng = random.Random(seed)
     purposes: dict[str, Purpose] = {}
     for label in sorted(groups):
         members = sorted(groups[label], key=lambda s: s.name)
         rng.shuffle(members)
         purposes.update(_assign_in_order(members, ratios))
-    return SplitPlan(strategy, purposes)
+    return purposes
 
 
 def _chronological(samples: Sequence[Sample], ratios: SplitRatios) -> dict[str, Purpose]:
@@ -176,6 +193,33 @@ def _chronological(samples: Sequence[Sample], ratios: SplitRatios) -> dict[str, 
         return (s.observed_at, s.name)
 
     return _assign_in_order(sorted(samples, key=moment), ratios)
+
+
+def _period(sample: Sample) -> tuple[datetime, datetime]:
+    """The time a sample covers: a series file from its first row's time (metadata "start") to its
+    last (observed_at); a single record, its one moment."""
+    assert sample.observed_at is not None
+    start = sample.metadata.get("start")
+    if isinstance(start, str):
+        try:
+            began = datetime.fromisoformat(start)
+        except ValueError:
+            began = sample.observed_at
+        if began.tzinfo is not None:
+            return min(began, sample.observed_at), sample.observed_at
+    return sample.observed_at, sample.observed_at
+
+
+def _periods_overlap(samples: Sequence[Sample], purposes: dict[str, Purpose]) -> bool:
+    """Whether some sample of an earlier purpose reaches past the start of a later purpose's."""
+    spans: dict[Purpose, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for sample in samples:
+        spans[purposes[sample.name]].append(_period(sample))
+    order = [p for p in (Purpose.TRAINING, Purpose.VALIDATION, Purpose.TESTING) if spans[p]]
+    for earlier, later in itertools.pairwise(order):
+        if max(end for _, end in spans[earlier]) > min(start for start, _ in spans[later]):
+            return True
+    return False
 
 
 def _assign_in_order(ordered: Sequence[Sample], ratios: SplitRatios) -> dict[str, Purpose]:
