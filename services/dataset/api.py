@@ -284,10 +284,15 @@ def build_service(runtime: ServiceRuntime) -> DatasetService:
     )
 
 
-def register(runtime: ServiceRuntime) -> Iterable[str]:
-    """Adds the servicers to the runtime's server; returns their full service names."""
+def register_service(runtime: ServiceRuntime, service: DatasetService) -> Iterable[str]:
+    """Adds the servicer over `service` to the runtime's server; returns its full service name."""
     server = runtime.server
     assert server is not None
-    servicer = DatasetServiceApi(build_service(runtime))
+    servicer = DatasetServiceApi(service)
     register_with_preframed_downloads(dataset_pb2_grpc.add_DatasetServiceServicer_to_server, servicer, server)
     return [dataset_pb2.DESCRIPTOR.services_by_name["DatasetService"].full_name]
+
+
+def register(runtime: ServiceRuntime) -> Iterable[str]:
+    """Adds the servicers to the runtime's server; returns their full service names."""
+    return register_service(runtime, build_service(runtime))

@@ -43,6 +43,9 @@ class DatasetSettings(RuntimeSettings):
     # The collector deletes only unreferenced blobs older than this: an upload in flight has
     # stored blobs that no committed row names yet.
     gc_grace_seconds: float = 3600.0
+    # How often the service collects garbage by itself (0: only when asked, `mlops datasets gc`).
+    # Each collection lists every blob object, so not too often for a large store.
+    gc_interval_seconds: float = 6 * 3600.0
     # Reservations of uploads (and marks of collections) that died are forgotten after this.
     reservation_ttl_seconds: float = 24 * 3600.0
 

@@ -189,3 +189,33 @@ async def test_collection_during_uploads_loses_nothing(service: Running) -> None
         stored = await _blob_digests(service)
         referenced = {s.content_sha256 for s in await all_samples(stub, dataset.id)}
         assert len(referenced) == 40 and referenced <= stored
+
+
+@pytest.fixture
+async def collecting_service(
+    tmp_path: Path, nats_server: NatsServer, s3_server: S3Endpoint
+) -> AsyncIterator[Running]:
+    async for started in start_dataset_service(
+        tmp_path, nats_server, s3_server, gc_grace_seconds=0, gc_interval_seconds=0.5
+    ):
+        yield started
+
+
+async def test_the_service_collects_by_itself(collecting_service: Running) -> None:
+    service = collecting_service
+    stub = service.stub
+    dataset = await create(stub)
+    await upload(stub, dataset.id, "a.zip", ARCHIVE, image_zip(3, seed=11))
+    dropped = {s.content_sha256 for s in await all_samples(stub, dataset.id)}
+    assert dropped <= await _blob_digests(service)
+    await stub.DeleteSamples(
+        pb.DeleteSamplesRequest(dataset_id=dataset.id, filter=pb.SampleFilter(name_prefix="cat/"))
+    )
+    kept = {s.content_sha256 for s in await all_samples(stub, dataset.id)}
+    dropped -= kept
+
+    async def collected() -> bool:
+        held = await _blob_digests(service)
+        return not dropped & held and kept <= held
+
+    await eventually(collected, within=15)
