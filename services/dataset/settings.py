@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from mlops.datasets.checksum import Verification
 from mlops.kernel.runtime import RuntimeSettings
 
-from .ingest import GiB, IngestLimits, MiB
+from .ingest import IngestLimits, MiB
 
 
 class DatasetSettings(RuntimeSettings):
     service_name: str = "dataset"
     grpc_port: int = 50051
 
-    # Upload limits (see services/dataset/ingest/limits.py for what each one bounds).
-    max_upload_bytes: int = 2 * GiB
-    max_upload_files: int = 100_000
-    max_upload_total_bytes: int = 16 * GiB
-    max_sample_bytes: int = 64 * MiB
-    max_archive_members: int = 200_000
-    max_uncompressed_bytes: int = 8 * GiB
-    max_tar_header_bytes: int = 1 * MiB
-    max_records: int = 2_000_000
-    max_record_bytes: int = 1 * MiB
-    max_coco_json_bytes: int = 256 * MiB
-    max_image_pixels: int = 100_000_000
-    spool_threshold_bytes: int = 1 * MiB
+    # Upload limits: what each bounds is said in services/dataset/ingest/limits.py, whose defaults
+    # these are (MLOPS_MAX_UPLOAD_BYTES and so on).
+    max_upload_bytes: int = IngestLimits.max_upload_bytes
+    max_upload_files: int = IngestLimits.max_upload_files
+    max_upload_total_bytes: int = IngestLimits.max_upload_total_bytes
+    max_sample_bytes: int = IngestLimits.max_sample_bytes
+    max_archive_members: int = IngestLimits.max_archive_members
+    max_uncompressed_bytes: int = IngestLimits.max_uncompressed_bytes
+    max_tar_header_bytes: int = IngestLimits.max_tar_header_bytes
+    max_records: int = IngestLimits.max_records
+    max_record_bytes: int = IngestLimits.max_record_bytes
+    max_coco_json_bytes: int = IngestLimits.max_coco_json_bytes
+    max_image_pixels: int = IngestLimits.max_image_pixels
+    spool_threshold_bytes: int = IngestLimits.spool_threshold_bytes
     # Blobs stored at once while ingesting: S3 round trips dominate small samples.
     upload_concurrency: int = 16
     # Worker threads of the process (the minio SDK is synchronous): asyncio's default of
@@ -69,16 +72,5 @@ class DatasetSettings(RuntimeSettings):
 
     def ingest_limits(self) -> IngestLimits:
         return IngestLimits(
-            max_upload_bytes=self.max_upload_bytes,
-            max_upload_files=self.max_upload_files,
-            max_upload_total_bytes=self.max_upload_total_bytes,
-            max_sample_bytes=self.max_sample_bytes,
-            max_archive_members=self.max_archive_members,
-            max_uncompressed_bytes=self.max_uncompressed_bytes,
-            max_tar_header_bytes=self.max_tar_header_bytes,
-            max_records=self.max_records,
-            max_record_bytes=self.max_record_bytes,
-            max_coco_json_bytes=self.max_coco_json_bytes,
-            max_image_pixels=self.max_image_pixels,
-            spool_threshold_bytes=self.spool_threshold_bytes,
+            **{limit.name: getattr(self, limit.name) for limit in dataclasses.fields(IngestLimits)}
         )
