@@ -33,6 +33,8 @@ FORMATS = {
     "coco_json": pb.UPLOAD_FORMAT_COCO_JSON,
 }
 _ARCHIVE_FORMATS = frozenset({"image_archive", "coco_json"})
+# Enough to see past a JSON document's leading whitespace (and the BOM some exporters write).
+_SNIFF_BYTES = 4096
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz")
 # The guess for any scenario...
 _BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".log": "log_lines"}
@@ -119,14 +121,7 @@ def plan_upload(
     planned = []
     for file in files:
         chosen = file_format or guess_format(file, scenario)
-        if chosen in _ARCHIVE_FORMATS and not _is_archive(file.path):
-            hint = (
-                ": a COCO upload is one archive holding the .json and the images it lists "
-                "(e.g. zip -r coco.zip annotations.json images/)"
-                if chosen == "coco_json"
-                else ""
-            )
-            raise CliError(f"{file.path}: not a ZIP or TAR archive, as {chosen} needs{hint}")
+        _check_container(file, chosen)
         file_label = label
         if label_from_folder:
             if not file.folder:
@@ -137,6 +132,21 @@ def plan_upload(
             file_label = file.folder
         planned.append(PlannedFile(file, FORMATS[chosen], file_label))
     return planned
+
+
+def _check_container(file: UploadFile, chosen: str) -> None:
+    """Archive formats need an archive, except coco_json, which also takes a bare COCO .json: it
+    annotates samples uploaded before it or beside it, by their names."""
+    if chosen not in _ARCHIVE_FORMATS or _is_archive(file.path):
+        return
+    if chosen == "coco_json":
+        if _is_json_object(file.path):
+            return
+        raise CliError(
+            f"{file.path}: neither a ZIP or TAR archive (the .json and the images it lists) nor a "
+            "COCO .json document, as coco_json needs"
+        )
+    raise CliError(f"{file.path}: not a ZIP or TAR archive, as {chosen} needs")
 
 
 def guess_format(file: UploadFile, scenario: int) -> str:
@@ -218,6 +228,16 @@ def _is_tar(path: Path) -> bool:
 
 def _is_archive(path: Path) -> bool:
     return zipfile.is_zipfile(path) or _is_tar(path)
+
+
+def _is_json_object(path: Path) -> bool:
+    """What the service takes for a bare COCO file: the first byte past whitespace is "{"."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(_SNIFF_BYTES)
+    except OSError:
+        return False
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"{")
 
 
 def _holds_json(path: Path) -> bool:

@@ -278,7 +278,10 @@ def upload(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Upload files, or directories' files, as samples in one request, with a progress bar."""
+    """Upload files, or directories' files, as samples in one request, with a progress bar.
+
+    For object detection a bare COCO .json adds no samples: it sets the boxes of the samples (already
+    in the draft, or uploaded beside it) that its images name by file_name."""
     with cli_errors():
         if file_format and file_format not in FORMATS:
             raise CliError(f"unknown format {file_format!r}; one of {', '.join(FORMATS)}")
@@ -309,6 +312,8 @@ def upload(
         f"Added {reply.samples_added} samples to {target.name}{replaced} "
         f"({reply.bytes_received} bytes received, {reply.new_blobs} new blobs)."
     )
+    if reply.samples_annotated:
+        console.print(f"Annotated {reply.samples_annotated} samples.")
 
 
 @app.command()

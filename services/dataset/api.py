@@ -124,6 +124,7 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
             new_blobs=result.new_blobs,
             sample_ids=result.sample_ids,
             samples_replaced=result.replaced,
+            samples_annotated=result.annotated,
         )
 
     async def ListSamples(self, request: Any, context: Context) -> dataset_pb2.ListSamplesResponse:

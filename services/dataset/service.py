@@ -63,7 +63,18 @@ from .download_plan import (
     page_token_after,
     sign_plan,
 )
-from .ingest import IngestedSample, IngestLimits, UploadSpec, close_all, read_upload
+from .ingest import (
+    AnnotationsFile,
+    IngestedSample,
+    IngestLimits,
+    UploadSpec,
+    annotate,
+    annotated_names,
+    close_all,
+    is_annotations_file,
+    read_annotations_file,
+    read_upload,
+)
 from .manifests import MANIFEST_PREFIX, digest_of_key, manifest_key, save_manifest
 from .packs import PackPolicy, build_pack, discard_unreferenced, pack_digest, store_pack, sweep_packs
 from .settings import DatasetSettings
@@ -105,6 +116,8 @@ class IngestResult:
     new_blobs: int
     # Of sample_ids, how many replaced a draft sample of the same name.
     replaced: int = 0
+    # Samples of the upload or the draft whose boxes its annotations files set.
+    annotated: int = 0
 
 
 @dataclass(frozen=True)
@@ -201,6 +214,8 @@ class DatasetService:
 
         A draft sample named like an uploaded one refuses the upload, or with `replace_existing` is
         replaced by it in the same transaction (what re-uploading changed files from a folder means).
+        An annotations file (a bare COCO JSON) adds no sample: it sets the boxes of samples of this
+        upload or of the draft, in that same transaction (see ingest/annotations.py).
         Blobs and packs an upload stored before it was refused are deleted again unless another
         upload or version has come to refer to the same bytes meanwhile (see discard_unreferenced).
         """
@@ -208,6 +223,11 @@ class DatasetService:
             raise InvalidArgument("an upload needs at least one file", field="header")
         async with self.store.unit() as uow:
             dataset = await uow.get_dataset(dataset_id)
+        limits = self.settings.ingest_limits()
+        # Read before any blob is stored: a malformed annotations file costs nothing to refuse.
+        annotation_files, sample_files = await asyncio.to_thread(
+            _read_annotations, files, dataset.scenario, limits
+        )
         blobs = await self._ready_blobs()
         reservation = new_id()
         stored = _StoredObjects()
@@ -217,7 +237,7 @@ class DatasetService:
         received = sum(_size_of(upload.stream) for upload in files)
         new_blobs = 0
         # Batches run across file boundaries: an upload of many one-sample files is as fast as one archive.
-        samples = _read_all(files, dataset.scenario, self.settings.ingest_limits())
+        samples = _read_all(sample_files, dataset.scenario, limits)
         limit = asyncio.Semaphore(self.settings.upload_concurrency)
         # Reading the next batch overlaps storing the previous ones; two in flight bound the memory.
         storing: deque[asyncio.Task[int]] = deque()
@@ -239,7 +259,7 @@ class DatasetService:
                     new_blobs += await storing.popleft()
             while storing:
                 new_blobs += await storing.popleft()
-            if not staged:
+            if not staged and not annotation_files:
                 raise InvalidArgument("the upload holds no samples", field="file")
             async with self.store.unit() as uow:
                 await uow.get_dataset(dataset_id, for_update=True)
@@ -253,8 +273,10 @@ class DatasetService:
                         "delete them first or upload under other names",
                         field="name",
                     )
+                staged, annotated_drafts = await _annotate(uow, dataset, staged, annotation_files)
                 now = utcnow()
                 await uow.add_samples(dataset_id, staged, now)
+                await uow.update_samples(dataset_id, annotated_drafts)
                 await uow.record_checksums(checksums)
                 await uow.release_reservation(reservation)
                 await _touch(uow, dataset_id, now)
@@ -265,7 +287,13 @@ class DatasetService:
             await self._release(reservation)
             await self._discard(blobs, stored)
             raise
-        return IngestResult([s.sample_id for s in staged], received, new_blobs, len(clashes))
+        return IngestResult(
+            [s.sample_id for s in staged],
+            received,
+            new_blobs,
+            len(clashes),
+            len(annotated_names(annotation_files)),
+        )
 
     async def _store_contents(
         self,
@@ -747,6 +775,36 @@ class DatasetService:
         if publish:
             version = await self.publish(dataset_id, author=owner, message=f"demo dataset (seed {seed})")
         return await self.get_dataset(dataset_id), version
+
+
+def _read_annotations(
+    files: Sequence[UploadFile], scenario: Scenario, limits: IngestLimits
+) -> tuple[list[AnnotationsFile], list[UploadFile]]:
+    """Runs in a worker thread: the upload's annotations files, read and checked, and its other files."""
+    annotations: list[AnnotationsFile] = []
+    others: list[UploadFile] = []
+    for upload in files:
+        if is_annotations_file(upload.stream, upload.spec):
+            annotations.append(
+                read_annotations_file(upload.stream, scenario=scenario, spec=upload.spec, limits=limits)
+            )
+        else:
+            others.append(upload)
+    return annotations, others
+
+
+async def _annotate(
+    uow: DatasetUnit, dataset: Dataset, staged: list[Sample], files: Sequence[AnnotationsFile]
+) -> tuple[list[Sample], list[Sample]]:
+    """The upload's samples with the boxes its annotations files give them, and the draft samples the
+    files annotate. Called once clashes are settled: a draft sample the upload replaces is not read."""
+    if not files:
+        return staged, []
+    uploaded = {sample.name: sample for sample in staged}
+    drafts = await uow.samples_named(dataset.dataset_id, annotated_names(files) - uploaded.keys())
+    annotated = annotate(files, {**{s.name: s for s in drafts}, **uploaded}, dataset.scenario)
+    changed = {sample.name: sample for sample in annotated}
+    return [changed.get(s.name, s) for s in staged], [s for s in annotated if s.name not in uploaded]
 
 
 def _read_all(

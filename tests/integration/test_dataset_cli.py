@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from mlops.api.common.v1 import common_pb2
 from mlops.cli.client import CliError
-from mlops.cli.dataset_upload import UploadFile, collect_files, guess_format, plan_upload
+from mlops.cli.dataset_upload import FORMATS, UploadFile, collect_files, guess_format, plan_upload
 from mlops.cli.main import app
 from mlops.stack.stackfile import StackInfo
-from tests.dataset.builders import tar_bytes, zip_bytes
+from tests.dataset.builders import png, tar_bytes, zip_bytes
 from tests.integration.test_dataset_api import IMAGES, Running, distinct_png, image_zip, running  # noqa: F401
 from tests.integration.test_grpc_auth import ADMIN
 
@@ -216,6 +216,34 @@ async def test_cli_shows_and_updates_one_sample_with_boxes(running: Running, tmp
     assert "takes a boxes annotation" in await _mlops_fails(data_dir, "relabel", "street", "--set-label", "x")
 
 
+async def test_cli_annotates_uploaded_images_with_a_bare_coco_file(running: Running, tmp_path: Path) -> None:  # noqa: F811
+    data_dir = _stack(running, tmp_path)
+    await _mlops(data_dir, "create", "street", "--scenario", "object_detection")
+    images = _tree(tmp_path / "images", {"a.png": png(20, 10), "b.png": png(8, 8)})
+    added = await _mlops(data_dir, "upload", "street", str(images))
+    assert "Added 2 samples" in added and "Annotated" not in added
+    coco = {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 20, "height": 10},
+            {"id": 2, "file_name": "b.png", "width": 8, "height": 8},
+        ],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [1, 1, 5, 4]}],
+        "categories": [{"id": 3, "name": "car"}],
+    }
+    exported = tmp_path / "annotations.json"
+    exported.write_text(json.dumps(coco))
+    annotated = await _mlops(data_dir, "upload", "street", str(exported))
+    assert "Added 0 samples" in annotated and "Annotated 2 samples" in annotated
+    listed = await _mlops(data_dir, "samples", "street")
+    assert "1 box (car)" in listed and "0 boxes" in listed
+    again = await _document(data_dir, "upload", "street", str(exported))
+    assert again["samples_annotated"] == 2
+    shown = await _document(data_dir, "sample", "street", "a.png")
+    assert shown["annotation"]["boxes"]["boxes"] == [
+        {"label": "car", "x": 1, "y": 1, "width": 5, "height": 4}
+    ]
+
+
 # --- what upload sends, without a service ----------------------------------------------------------
 
 
@@ -279,5 +307,12 @@ def test_upload_guesses_formats_by_name_and_scenario(tmp_path: Path) -> None:
     assert guesses(common_pb2.SCENARIO_TIME_SERIES_FORECASTING)["a.csv"] == "file"
     with pytest.raises(CliError, match="decompress it first"):
         guess_format(UploadFile(tmp_path / "rows.csv.gz", "rows.csv.gz"), IMAGES)
-    with pytest.raises(CliError, match=r"not a ZIP or TAR archive.*COCO upload is one archive"):
+    with pytest.raises(CliError, match=r"neither a ZIP or TAR archive .* nor a COCO \.json document"):
         plan_upload([UploadFile(tmp_path / "a.json", "a.json")], common_pb2.SCENARIO_OBJECT_DETECTION)
+    (tmp_path / "bare.json").write_bytes(b'\n {"images": []}')
+    [bare] = plan_upload(
+        [UploadFile(tmp_path / "bare.json", "bare.json")], common_pb2.SCENARIO_OBJECT_DETECTION
+    )
+    assert bare.format == FORMATS["coco_json"]
+    with pytest.raises(CliError, match=r"not a ZIP or TAR archive, as image_archive needs"):
+        plan_upload([UploadFile(tmp_path / "bare.json", "bare.json")], IMAGES, file_format="image_archive")

@@ -88,6 +88,7 @@ async def test_draft_samples_filter_update_and_delete(store: SqlDatasetStore) ->
             await uow.add_samples(pets.dataset_id, [sample("a.png")], NOW)
     async with store.unit() as uow:
         assert await uow.existing_names(pets.dataset_id, ["a.png", "z.png"]) == {"a.png"}
+        assert await uow.samples_named(pets.dataset_id, ["b.png", "z.png"]) == [batch[1]]
         dogs = await uow.list_samples(pets.dataset_id, SampleFilter(label="dog"), 0, 10)
         assert [s.name for s in dogs.items] == ["b.png"]
         unlabeled = await uow.list_samples(pets.dataset_id, SampleFilter(unlabeled_only=True), 0, 10)

@@ -1,7 +1,21 @@
 """Uploaded files to validated samples: format readers per scenario, with the safety checks."""
 
+from .annotations import (
+    AnnotationsFile,
+    annotate,
+    annotated_names,
+    is_annotations_file,
+    read_annotations_file,
+)
 from .archives import ArchiveMember, archive_members
-from .coco import CocoAnnotations, CocoImage, parse_coco, read_coco_archive, read_coco_json
+from .coco import (
+    CocoAnnotations,
+    CocoImage,
+    is_coco_document,
+    parse_coco,
+    read_coco_archive,
+    read_coco_json,
+)
 from .images import read_image_file, read_image_folder
 from .limits import GiB, IngestLimits, KiB, MiB
 from .media import ImageInfo, inspect_image
@@ -16,6 +30,7 @@ from .upload import (
     UploadFormat,
     UploadSpec,
     UploadSummary,
+    check_header,
     check_upload_size,
     close_all,
     collect_upload,
@@ -26,6 +41,7 @@ from .upload import (
 __all__ = [
     "FORMATS_BY_SCENARIO",
     "SERIES_SCENARIOS",
+    "AnnotationsFile",
     "ArchiveMember",
     "CocoAnnotations",
     "CocoImage",
@@ -42,12 +58,18 @@ __all__ = [
     "UploadSpec",
     "UploadSpool",
     "UploadSummary",
+    "annotate",
+    "annotated_names",
     "archive_members",
+    "check_header",
     "check_upload_size",
     "close_all",
     "collect_upload",
     "inspect_image",
+    "is_annotations_file",
+    "is_coco_document",
     "parse_coco",
+    "read_annotations_file",
     "read_coco_archive",
     "read_coco_json",
     "read_csv",

@@ -1,4 +1,5 @@
-"""COCO detection annotations: a ZIP/TAR with one COCO JSON file and the images it lists.
+"""COCO detection annotations: a ZIP/TAR with one COCO JSON file and the images it lists, or a bare
+COCO file that annotates samples uploaded before or beside it (annotations.py).
 
 The JSON is parsed and checked whole first (every category known, every box inside its image),
 then the images are read; each must be listed and have the size the JSON says.
@@ -23,6 +24,10 @@ from .records import IngestedSample, sample_from
 
 # COCO boxes are floats; a rounding error at the border is not a box outside the image.
 _EDGE_TOLERANCE = 1e-6
+# Enough to see past a JSON document's leading whitespace; exporters write a UTF-8 BOM at times.
+_SNIFF_BYTES = 4096
+_UTF8_BOM = b"\xef\xbb\xbf"
+_JSON_WHITESPACE = b" \t\r\n"
 
 
 @dataclass(frozen=True)
@@ -160,8 +165,16 @@ def _read_spool(spool: IO[bytes] | None) -> bytes:
         return spool.read()
 
 
+def is_coco_document(stream: IO[bytes]) -> bool:
+    """Whether a file is a bare JSON object (its first byte past whitespace is "{"), not an archive
+    (ZIP and TAR start otherwise). Rewinds the stream."""
+    head = stream.read(_SNIFF_BYTES)
+    stream.seek(0)
+    return head.removeprefix(_UTF8_BOM).lstrip(_JSON_WHITESPACE).startswith(b"{")
+
+
 def read_coco_json(stream: IO[bytes], *, file_name: str, limits: IngestLimits) -> CocoAnnotations:
-    """A bare COCO file, for annotating images already in the draft (matched by file name)."""
+    """A bare COCO file, for annotating samples of the draft or of the same upload (annotations.py)."""
     data = stream.read(limits.max_coco_json_bytes + 1)
     if len(data) > limits.max_coco_json_bytes:
         raise InvalidArgument(f"{file_name}: larger than {limits.max_coco_json_bytes} bytes", field="file")

@@ -86,7 +86,7 @@ _MEDIA_TYPES_BY_FORMAT: dict[UploadFormat, tuple[str, ...]] = {
     ),
     UploadFormat.LOG_LINES: ("text/plain", "text/x-log"),
     UploadFormat.IMAGE_ARCHIVE: _ARCHIVE_TYPES,
-    # The annotations file travels inside the archive, but the format's name invites application/json.
+    # An archive of the annotations file and its images, or the bare annotations file.
     UploadFormat.COCO_JSON: (*_ARCHIVE_TYPES, "application/json"),
 }
 _GENERIC_MEDIA_TYPES = ("", "application/octet-stream", "binary/octet-stream")
@@ -122,16 +122,7 @@ def read_upload(
     Samples with large content hold a temporary file: close them once stored.
     """
     limits = limits or IngestLimits()
-    file_name = safe_relative_path(spec.file_name, field="file_name")
-    if spec.format not in FORMATS_BY_SCENARIO[scenario]:
-        allowed = ", ".join(f.value for f in FORMATS_BY_SCENARIO[scenario])
-        raise InvalidArgument(
-            f"{file_name}: a {scenario.value} dataset takes {allowed} uploads, not {spec.format.value}",
-            field="format",
-        )
-    _check_declared_type(spec, file_name)
-    check_annotation(scenario, spec.default_annotation, field="default_annotation")
-    _check_metadata(spec.metadata)
+    file_name = check_header(spec, scenario)
     check_upload_size(stream, file_name=file_name, limits=limits)
     for sample in _samples(stream, scenario, spec, file_name, limits):
         if sample.annotation is None:
@@ -180,6 +171,21 @@ def validate_upload(
         sample.close()
     stream.seek(0)
     return UploadSummary(count, size, purposes)
+
+
+def check_header(spec: UploadSpec, scenario: Scenario) -> str:
+    """The file's name, made safe, once the header fits the dataset's scenario."""
+    file_name = safe_relative_path(spec.file_name, field="file_name")
+    if spec.format not in FORMATS_BY_SCENARIO[scenario]:
+        allowed = ", ".join(f.value for f in FORMATS_BY_SCENARIO[scenario])
+        raise InvalidArgument(
+            f"{file_name}: a {scenario.value} dataset takes {allowed} uploads, not {spec.format.value}",
+            field="format",
+        )
+    _check_declared_type(spec, file_name)
+    check_annotation(scenario, spec.default_annotation, field="default_annotation")
+    _check_metadata(spec.metadata)
+    return file_name
 
 
 def check_upload_size(stream: IO[bytes], *, file_name: str, limits: IngestLimits) -> int:

@@ -343,6 +343,15 @@ class SqlDatasetUnit:
             found.update(rows.scalars())
         return found
 
+    async def samples_named(self, dataset_id: str, names: Collection[str]) -> list[Sample]:
+        found: list[Sample] = []
+        for chunk in _chunks(names, _IN_CHUNK):
+            rows = await self.session.execute(
+                select(samples).where(samples.c.dataset_id == dataset_id, samples.c.name.in_(chunk))
+            )
+            found.extend(_sample_of(row) for row in rows)
+        return found
+
     async def add_samples(self, dataset_id: str, new: Iterable[Sample], now: datetime) -> None:
         rows = ({**_sample_values(dataset_id, s), "created_at": now} for s in new)
         try:

@@ -233,18 +233,20 @@ class UploadSamplesRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[UploadHeader, _Mapping]] = ..., next_file: _Optional[_Union[UploadHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class UploadSamplesResponse(_message.Message):
-    __slots__ = ("samples_added", "bytes_received", "new_blobs", "sample_ids", "samples_replaced")
+    __slots__ = ("samples_added", "bytes_received", "new_blobs", "sample_ids", "samples_replaced", "samples_annotated")
     SAMPLES_ADDED_FIELD_NUMBER: _ClassVar[int]
     BYTES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
     NEW_BLOBS_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_IDS_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_REPLACED_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_ANNOTATED_FIELD_NUMBER: _ClassVar[int]
     samples_added: int
     bytes_received: int
     new_blobs: int
     sample_ids: _containers.RepeatedScalarFieldContainer[str]
     samples_replaced: int
-    def __init__(self, samples_added: _Optional[int] = ..., bytes_received: _Optional[int] = ..., new_blobs: _Optional[int] = ..., sample_ids: _Optional[_Iterable[str]] = ..., samples_replaced: _Optional[int] = ...) -> None: ...
+    samples_annotated: int
+    def __init__(self, samples_added: _Optional[int] = ..., bytes_received: _Optional[int] = ..., new_blobs: _Optional[int] = ..., sample_ids: _Optional[_Iterable[str]] = ..., samples_replaced: _Optional[int] = ..., samples_annotated: _Optional[int] = ...) -> None: ...
 
 class SampleFilter(_message.Message):
     __slots__ = ("purpose", "label", "name_prefix", "sample_ids", "unlabeled_only")
