@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import json
 import logging
 import os
@@ -427,6 +428,8 @@ async def running_service(
         settings, register=register, permissions=PERMISSIONS, migrations=MIGRATIONS, verifier=BenchVerifier()
     )
     await runtime.start()
+    # As ServiceRuntime.serve does in a service's own process, once started.
+    gc.freeze()
     try:
         options = [("grpc.max_send_message_length", 64 * MiB), ("grpc.max_receive_message_length", 64 * MiB)]
         async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}", options=options) as channel:

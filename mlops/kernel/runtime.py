@@ -9,6 +9,7 @@ relay, bus, database and telemetry.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -189,6 +190,10 @@ class ServiceRuntime:
             loop.add_signal_handler(signum, signalled.set)
         try:
             await self.start()
+            # What start() loaded (modules, pools, settings) lives as long as the process: frozen, a
+            # full collection no longer walks it. Unfrozen, a full collection triggered by a burst of
+            # allocations (a publish reading 10,000 rows) paused the dataset service ~100 ms.
+            gc.freeze()
             await signalled.wait()
         finally:
             await self.stop()
