@@ -31,6 +31,7 @@ from mlops.cli.dataset_download import plan_pages, write_plan_archive_to
 from mlops.cli.dataset_stream import STREAM_CHANNEL_OPTIONS, stream_archive
 from mlops.datasets.archive import ArchiveFormat
 from mlops.datasets.checksum import Verification
+from mlops.datasets.prefetch import READ_SIZE
 from mlops.kernel.objectstore import ObjectStore, blob_key
 from mlops.kernel.settings import S3Settings
 
@@ -87,7 +88,7 @@ def direct(
 def read_blob(store: ObjectStore, digest: str) -> int:
     response = store.client.get_object(bucket_name=store.bucket, object_name=blob_key(digest))
     try:
-        return sum(len(chunk) for chunk in iter(lambda: response.read(MiB), b""))
+        return sum(len(chunk) for chunk in iter(lambda: response.read(READ_SIZE), b""))
     finally:
         response.close()
         response.release_conn()
@@ -95,7 +96,7 @@ def read_blob(store: ObjectStore, digest: str) -> int:
 
 def read_raw(store: ObjectStore, digests: list[str], window: int) -> dict[str, float]:
     """The limit: the blobs read with the service's S3 client, `window` at a time (as many as the
-    service reads ahead), in 1 MiB reads, neither hashed nor archived."""
+    service reads ahead), in reads of the downloads' size (READ_SIZE), neither hashed nor archived."""
     with ThreadPoolExecutor(max_workers=window) as pool:
         started, cpu_started = time.perf_counter(), cpu_seconds()
         received = sum(pool.map(lambda digest: read_blob(store, digest), digests))

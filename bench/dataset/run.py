@@ -253,7 +253,7 @@ class CpuClock:
 async def raw_read(store: ObjectStore, digests: list[str], window: int) -> dict[str, float]:
     """The limit: the same blobs read straight from S3 by a client process like the download's
     (`client.py raw`), with the service's S3 client, `window` at a time (as many as the service reads
-    ahead), in 1 MiB reads, neither hashed nor archived."""
+    ahead), in reads of the downloads' size, neither hashed nor archived."""
     settings = store.settings
     job = {
         "s3": {**settings.model_dump(), "secret_key": settings.secret_key.get_secret_value()},

@@ -60,9 +60,10 @@ class DatasetSettings(RuntimeSettings):
     download_compression_level: int = 1
     download_deflate_max_ratio: float = 0.5
     # Blobs read ahead in parallel while the archive is written, each buffering at most `depth`
-    # chunks of 1 MiB: memory stays under window * depth MiB whatever the version's size.
+    # reads of 4 MiB (mlops.datasets.prefetch.READ_SIZE) besides the one in flight: memory stays under
+    # window * (depth + 1) * 4 MiB (32 MiB) whatever the version's size. Deeper queues bought no speed.
     download_prefetch_window: int = 4
-    download_prefetch_depth: int = 4
+    download_prefetch_depth: int = 1
     # A version's entries are read from the database this many at a time while its archive is
     # written: memory stays flat whatever the number of samples.
     download_page_entries: int = 1000
