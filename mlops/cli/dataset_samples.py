@@ -7,10 +7,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from google.protobuf import json_format
-
 from mlops.api.dataset.v1 import dataset_pb2 as pb
 from mlops.cli.client import HEX_ID, CliError, ServiceSession, console
+from mlops.kernel.structs import struct_to_dict
 
 BOX_SYNTAX = "LABEL:X,Y,W,H in pixels: the top-left corner, then width and height (COCO's convention)"
 
@@ -87,17 +86,7 @@ def metadata_from_options(
 
 def metadata_of(sample: pb.Sample) -> dict[str, Any]:
     """A sample's metadata; whole numbers as ints (a protobuf Struct carries every number as a double)."""
-    return _whole(json_format.MessageToDict(sample.metadata)) if sample.HasField("metadata") else {}
-
-
-def _whole(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _whole(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole(v) for v in value]
-    return value
+    return struct_to_dict(sample.metadata) if sample.HasField("metadata") else {}
 
 
 def annotation_text(annotation: pb.Annotation, *, compact: bool = False) -> str:

@@ -16,6 +16,7 @@ from mlops.kernel.errors import InvalidArgument
 from mlops.kernel.grpcx import principal
 from mlops.kernel.objectstore import ObjectStore
 from mlops.kernel.runtime import ServiceRuntime
+from mlops.kernel.structs import struct_to_dict
 
 from . import convert
 from .domain import SplitRatios
@@ -153,7 +154,7 @@ class DatasetServiceApi(dataset_pb2_grpc.DatasetServiceServicer):
         elif request.HasField("annotation"):
             changes["annotation"] = convert.annotation_from_proto(request.annotation)
         if request.HasField("metadata"):
-            changes["metadata"] = convert.struct_to_dict(request.metadata)
+            changes["metadata"] = struct_to_dict(request.metadata)
         sample = await self.service.update_sample(request.dataset_id, request.sample_id, **changes)
         return convert.sample_to_proto(request.dataset_id, sample)
 

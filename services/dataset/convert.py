@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from mlops.api.common.v1 import common_pb2
 from mlops.api.dataset.v1 import dataset_pb2
 from mlops.datasets.archive import ArchiveFormat
 from mlops.kernel.errors import InvalidArgument
+from mlops.kernel.structs import dict_to_struct, struct_to_dict
 
 from .domain import (
     Annotation,
@@ -117,28 +117,6 @@ def annotation_to_proto(annotation: Annotation) -> dataset_pb2.Annotation | None
         for b in annotation.boxes
     ]
     return dataset_pb2.Annotation(boxes=dataset_pb2.BoxList(boxes=boxes))
-
-
-def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    """A Struct as plain JSON values. Struct carries every number as a double: whole numbers come
-    back as ints (an image's width of 8 stays 8, not 8.0)."""
-    return _whole_numbers_as_ints(json_format.MessageToDict(message))  # type: ignore[no-any-return]
-
-
-def _whole_numbers_as_ints(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _whole_numbers_as_ints(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers_as_ints(item) for item in value]
-    return value
-
-
-def dict_to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(value)
-    return message
 
 
 def upload_spec(header: dataset_pb2.UploadHeader) -> UploadSpec:

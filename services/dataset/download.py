@@ -40,7 +40,7 @@ from mlops.kernel.objectstore import BlobCorrupted, ObjectStore
 
 from .domain import ManifestEntry, ManifestWriter
 from .ingest import safe_relative_path
-from .prefetch import StoredEntry, s3_opener
+from .prefetch import StoredEntry, s3_opener, stored_entries_after
 from .store import DatasetStore
 
 _QUEUE_DEPTH = 4
@@ -81,11 +81,14 @@ class VersionEntries:
 
     async def page_after(self, after: str | None) -> list[StoredEntry]:
         async with self._store.unit() as uow:
-            entries = await uow.manifest_entries_after(self._dataset_id, self._number, after, self._page_size)
-            digests = {entry.sha256 for entry in entries}
-            packed = await uow.packed_locations(digests)
-            checksums = await uow.checksums(digests) if self._with_checksums else {}
-        return [StoredEntry(e, packed.get(e.sha256), checksums.get(e.sha256)) for e in entries]
+            return await stored_entries_after(
+                uow,
+                self._dataset_id,
+                self._number,
+                after,
+                self._page_size,
+                with_checksums=self._with_checksums,
+            )
 
     async def spool_manifest(self) -> ManifestFile:
         """manifest.json in a temporary file, checked against the version's digest (BlobCorrupted,

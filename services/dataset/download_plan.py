@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +24,7 @@ from mlops.kernel.objectstore import ObjectStore, blob_key
 from .domain import ManifestEntry
 from .download import member_name
 from .manifests import manifest_key
+from .prefetch import StoredEntry
 from .store import PackedBlob
 
 DEFAULT_EXPIRY_SECONDS = 15 * 60
@@ -101,9 +102,7 @@ class PlanPage:
     """What a page is made of, read from the store."""
 
     manifest_digest: str
-    entries: Sequence[ManifestEntry]
-    packed: Mapping[str, PackedBlob]
-    checksums: Mapping[str, int]
+    entries: Sequence[StoredEntry]
     next_page_token: str
     total_entries: int
 
@@ -113,17 +112,16 @@ def sign_plan(store: ObjectStore, page: PlanPage, expires_seconds: int) -> Downl
     holds). Synchronous: signing is local CPU work, run in a worker thread by the caller."""
     expires = timedelta(seconds=expires_seconds)
     expires_at_unix = int(time.time()) + expires_seconds
-    packed, checksums = page.packed, page.checksums
     pack_urls: dict[str, str] = {}
     planned = []
-    for entry in page.entries:
-        location = packed.get(entry.sha256)
+    for stored in page.entries:
+        location = stored.location
         if location is None:
-            url = store.presigned_get_url(blob_key(entry.sha256), expires)
+            url = store.presigned_get_url(blob_key(stored.sha256), expires)
         else:
             url = pack_urls.get(location.pack_key) or store.presigned_get_url(location.pack_key, expires)
             pack_urls[location.pack_key] = url
-        planned.append(PlannedBlob(entry, member_name(entry), url, location, checksums.get(entry.sha256)))
+        planned.append(PlannedBlob(stored.entry, member_name(stored), url, location, stored.crc))
     return DownloadPlan(
         manifest_url=store.presigned_get_url(manifest_key(page.manifest_digest), expires),
         manifest_digest=page.manifest_digest,

@@ -77,6 +77,7 @@ from .ingest import (
 )
 from .manifests import MANIFEST_PREFIX, digest_of_key, manifest_key, save_manifest
 from .packs import PackPolicy, build_pack, discard_unreferenced, pack_digest, store_pack, sweep_packs
+from .prefetch import stored_entries_after
 from .settings import DatasetSettings
 from .store import DatasetQuery, DatasetStore, DatasetUnit, Page, VersionRecord
 
@@ -646,16 +647,11 @@ class DatasetService:
         async with self.store.unit() as uow:
             version = await uow.get_version(dataset_id, number)
             # One more than the page: whether another page follows.
-            entries = await uow.manifest_entries_after(dataset_id, number, after, size + 1)
+            entries = await stored_entries_after(uow, dataset_id, number, after, size + 1)
             entries = entries[:size] if (more := len(entries) > size) else entries
-            digests = {entry.sha256 for entry in entries}
-            packed = await uow.packed_locations(digests)
-            checksums = await uow.checksums(digests)
         page = PlanPage(
             manifest_digest=version.manifest_digest,
             entries=entries,
-            packed=packed,
-            checksums=checksums,
             next_page_token=page_token_after(entries[-1].name) if more else "",
             total_entries=version.sample_count,
         )

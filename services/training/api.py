@@ -14,6 +14,7 @@ from mlops.kernel.errors import InvalidArgument, NotFound, PermissionDenied
 from mlops.kernel.grpcx import principal
 from mlops.kernel.objectstore import ObjectStore
 from mlops.kernel.runtime import ServiceRuntime
+from mlops.kernel.structs import struct_to_dict
 from services.training import convert
 from services.training.domain import RunStatus
 from services.training.service import StartRequest, TrainingService
@@ -65,7 +66,7 @@ class TrainingServiceApi(training_pb2_grpc.TrainingServiceServicer):
             dataset_version=request.dataset.number,
             algorithm_id=request.algorithm_id,
             algorithm_version=request.algorithm_version,
-            parameters=convert.struct_to_dict(request.parameters),
+            parameters=struct_to_dict(request.parameters),
             preset=request.preset,
             seed=request.seed,
             pool=request.pool,

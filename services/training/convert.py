@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from mlops.algorithms.base import Algorithm
 from mlops.api.common.v1 import common_pb2
 from mlops.api.training.v1 import training_pb2 as pb
 from mlops.kernel.errors import InvalidArgument
+from mlops.kernel.structs import dict_to_struct
 from services.training.domain import Artifact, Run, RunStatus
 from services.training.store import LogRecord, SeriesPoint
 
@@ -30,28 +30,6 @@ def from_timestamp(stamp: timestamp_pb2.Timestamp, default: datetime) -> datetim
     if not stamp.seconds and not stamp.nanos:
         return default
     return stamp.ToDatetime(tzinfo=UTC)
-
-
-def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    value = json_format.MessageToDict(message)
-    # Struct numbers are doubles; whole ones were most likely integers (an epoch count).
-    return {k: _integral(v) for k, v in value.items()}
-
-
-def _integral(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
-
-
-def dict_to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(value)
-    return message
 
 
 def status_to_proto(status: RunStatus) -> int:

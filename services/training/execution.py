@@ -33,6 +33,7 @@ from mlops.api.training.v1 import training_pb2_grpc
 from mlops.kernel.grpcx import open_channel
 from mlops.kernel.objectstore import ObjectStore
 from mlops.kernel.settings import KernelSettings
+from mlops.kernel.structs import struct_to_dict
 from services.training.api import artifact_key
 from services.training.samples import samples_from_archive
 
@@ -280,7 +281,7 @@ class RunExecution:
             samples = await self._samples(run, datasets)
             reporter.log(f"fetched {len(samples)} samples")
             algorithm = self.algorithms.get(run.algorithm_id)
-            params = self.algorithms.validate(run.algorithm_id, _struct_dict(run.parameters))
+            params = self.algorithms.validate(run.algorithm_id, struct_to_dict(run.parameters))
             context = TrainingContext(
                 seed=run.seed,
                 device=self.settings.training_device,
@@ -355,12 +356,6 @@ def _result_files(result: TrainingResult) -> list[tuple[str, bytes, str]]:
 
 def _json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, indent=1, default=str).encode()
-
-
-def _struct_dict(message: Any) -> dict[str, Any]:
-    from services.training.convert import struct_to_dict
-
-    return struct_to_dict(message)
 
 
 def execute_run(run_id: str, worker: str, settings: ExecutionSettings | None = None) -> Outcome:

@@ -88,18 +88,17 @@ class ManifestWriter:
     hold whole is written page by page): `start()`, `entries(...)` for each page, `end()`."""
 
     def __init__(self) -> None:
-        self._count = 0
+        self._wrote_an_entry = False
 
     def start(self) -> bytes:
         return f'{{"format":{MANIFEST_FORMAT},"samples":['.encode()
 
     def entries(self, entry_documents: Iterable[str]) -> bytes:
-        documents = list(entry_documents)
-        if not documents:
+        joined = ",".join(entry_documents)
+        if not joined:
             return b""
-        joined = ",".join(documents)
-        text = joined if self._count == 0 else "," + joined
-        self._count += len(documents)
+        text = "," + joined if self._wrote_an_entry else joined
+        self._wrote_an_entry = True
         return text.encode()
 
     def end(self) -> bytes:
